@@ -1,0 +1,231 @@
+/*
+ * The parts of the Xen guest ABI used by the XenSharp test guests, written
+ * for a 32-bit (i386) PVH guest.  Values and layouts follow Xen's public
+ * interface headers; structures use the 32-bit guest ("compat") layout.
+ */
+#ifndef GUESTS_XEN_H
+#define GUESTS_XEN_H
+
+#include <stdint.h>
+
+/* Hypercall numbers. */
+#define HC_memory_op        12
+#define HC_xen_version      17
+#define HC_console_io       18
+#define HC_vcpu_op          24
+#define HC_sched_op         29
+#define HC_event_channel_op 32
+#define HC_hvm_op           34
+
+/* Error numbers (returned negated). */
+#define XEN_ENOENT  2
+#define XEN_EFAULT 14
+#define XEN_EINVAL 22
+#define XEN_ENOSYS 38
+
+#define DOMID_SELF 0x7FF0u
+#define DOMID_FIRST_RESERVED 0x7FF0u
+
+/* CPUID leaves, relative to the discovered base (0x40000x00). */
+#define XEN_CPUID_SIG_EBX 0x566e6558u /* "XenV" */
+#define XEN_CPUID_SIG_ECX 0x65584d4du /* "MMXe" */
+#define XEN_CPUID_SIG_EDX 0x4d4d566eu /* "nVMM" */
+#define XEN_HVM_CPUID_VCPU_ID_PRESENT (1u << 3)
+#define XEN_HVM_CPUID_DOMID_PRESENT   (1u << 4)
+
+/* console_io */
+#define CONSOLEIO_write 0
+#define CONSOLEIO_read  1
+
+/* xen_version */
+#define XENVER_version      0
+#define XENVER_extraversion 1
+#define XENVER_capabilities 3
+#define XENVER_get_features 6
+#define XENVER_pagesize     7
+
+struct xen_feature_info {
+    uint32_t submap_idx;
+    uint32_t submap;
+};
+
+#define XENFEAT_auto_translated_physmap 2
+#define XENFEAT_hvm_callback_vector     8
+
+/* sched_op */
+#define SCHEDOP_yield    0
+#define SCHEDOP_block    1
+#define SCHEDOP_shutdown 2
+
+#define SHUTDOWN_poweroff 0
+#define SHUTDOWN_reboot   1
+#define SHUTDOWN_crash    3
+
+struct sched_shutdown {
+    uint32_t reason;
+};
+
+/* event_channel_op */
+#define EVTCHNOP_send 4
+
+struct evtchn_send {
+    uint32_t port;
+};
+
+/* hvm_op */
+#define HVMOP_set_param 0
+#define HVMOP_get_param 1
+
+struct xen_hvm_param {
+    uint16_t domid;
+    uint16_t pad;
+    uint32_t index;
+    uint64_t value;
+};
+
+#define HVM_PARAM_CALLBACK_IRQ    0
+#define HVM_PARAM_STORE_PFN       1
+#define HVM_PARAM_STORE_EVTCHN    2
+#define HVM_PARAM_CONSOLE_PFN    17
+#define HVM_PARAM_CONSOLE_EVTCHN 18
+#define HVM_PARAM_CALLBACK_TYPE_VECTOR 2ull /* in bits 63:56 of the value */
+
+/* memory_op */
+#define XENMEM_current_reservation 3
+#define XENMEM_maximum_reservation 4
+#define XENMEM_add_to_physmap      7
+#define XENMEM_memory_map          9
+
+struct xen_memory_domain {
+    uint16_t domid;
+};
+
+struct xen_memory_map {          /* 32-bit layout */
+    uint32_t nr_entries;         /* IN: capacity, OUT: entries written */
+    uint32_t buffer;             /* guest address of e820 entries */
+};
+
+struct e820_entry {
+    uint64_t addr;
+    uint64_t size;
+    uint32_t type;
+} __attribute__((packed));
+
+#define XENMAPSPACE_shared_info 0
+
+struct xen_add_to_physmap {      /* 32-bit layout */
+    uint16_t domid;
+    uint16_t size;
+    uint32_t space;
+    uint32_t idx;
+    uint32_t gpfn;
+};
+
+/* shared_info page, 32-bit layout: 32 vcpu_info slots of 64 bytes. */
+struct vcpu_info {
+    uint8_t evtchn_upcall_pending;
+    uint8_t evtchn_upcall_mask;
+    uint16_t pad0;
+    uint32_t evtchn_pending_sel;
+    uint32_t arch[6];
+    uint8_t time[32];
+};
+
+struct shared_info {
+    struct vcpu_info vcpu_info[32];
+    uint32_t evtchn_pending[32];
+    uint32_t evtchn_mask[32];
+    uint32_t wc_version;
+    uint32_t wc_sec;
+    uint32_t wc_nsec;
+};
+
+/* vcpu_op */
+#define VCPUOP_initialise         0
+#define VCPUOP_up                 1
+#define VCPUOP_down               2
+#define VCPUOP_is_up              3
+#define VCPUOP_register_vcpu_info 10
+
+struct vcpu_register_vcpu_info {
+    uint64_t mfn;
+    uint32_t offset;
+    uint32_t rsvd;
+};
+
+#define VCPU_HVM_MODE_32B 0
+
+struct vcpu_hvm_x86_32 {
+    uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi;
+    uint32_t eip, eflags;
+    uint32_t cr0, cr3, cr4;
+    uint32_t pad1;
+    uint64_t efer;
+    uint32_t cs_base, ds_base, ss_base, es_base, tr_base;
+    uint32_t cs_limit, ds_limit, ss_limit, es_limit, tr_limit;
+    uint16_t cs_ar, ds_ar, ss_ar, es_ar, tr_ar;
+    uint16_t pad2[3];
+};
+
+struct vcpu_hvm_context {
+    uint32_t mode;
+    uint32_t pad;
+    union {
+        struct vcpu_hvm_x86_32 x86_32;
+        uint64_t x86_64[14];
+    } cpu_regs;
+};
+
+/* PV console ring (io/console.h). */
+struct xencons_interface {
+    char in[1024];
+    char out[2048];
+    uint32_t in_cons, in_prod;
+    uint32_t out_cons, out_prod;
+};
+
+/* PVH start of day structure, passed in %ebx. */
+#define XEN_HVM_START_MAGIC_VALUE 0x336ec578u
+
+struct hvm_start_info {
+    uint32_t magic;
+    uint32_t version;
+    uint32_t flags;
+    uint32_t nr_modules;
+    uint64_t modlist_paddr;
+    uint64_t cmdline_paddr;
+    uint64_t rsdp_paddr;
+    uint64_t memmap_paddr;       /* version >= 1 */
+    uint32_t memmap_entries;     /* version >= 1 */
+    uint32_t reserved;
+};
+
+struct hvm_memmap_table_entry {
+    uint64_t addr;
+    uint64_t size;
+    uint32_t type;
+    uint32_t reserved;
+};
+
+#define XEN_HVM_MEMMAP_TYPE_RAM 1
+
+/* Layout checks against the documented offsets and sizes. */
+#define XEN_ABI_SIZE(t, n) _Static_assert(sizeof(t) == (n), #t " size")
+#define XEN_ABI_OFF(t, f, n) \
+    _Static_assert(__builtin_offsetof(t, f) == (n), #t "." #f " offset")
+XEN_ABI_SIZE(struct xen_hvm_param, 16);
+XEN_ABI_SIZE(struct e820_entry, 20);
+XEN_ABI_SIZE(struct xen_add_to_physmap, 16);
+XEN_ABI_SIZE(struct vcpu_info, 64);
+XEN_ABI_OFF(struct shared_info, wc_version, 2304);
+XEN_ABI_SIZE(struct vcpu_register_vcpu_info, 16);
+XEN_ABI_OFF(struct vcpu_hvm_x86_32, efer, 56);
+XEN_ABI_OFF(struct vcpu_hvm_x86_32, cs_ar, 104);
+XEN_ABI_SIZE(struct vcpu_hvm_x86_32, 120);
+XEN_ABI_OFF(struct vcpu_hvm_context, cpu_regs, 8);
+XEN_ABI_OFF(struct xencons_interface, out_prod, 3084);
+XEN_ABI_OFF(struct hvm_start_info, memmap_paddr, 40);
+XEN_ABI_SIZE(struct hvm_start_info, 56);
+XEN_ABI_SIZE(struct hvm_memmap_table_entry, 24);
+
+#endif

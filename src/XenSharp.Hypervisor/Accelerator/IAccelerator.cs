@@ -1,0 +1,67 @@
+using XenSharp.Hypervisor.Cpu;
+using XenSharp.Hypervisor.Memory;
+
+namespace XenSharp.Hypervisor.Accelerator;
+
+/// <summary>
+/// What runs guest code: KVM today, XenSharp's own CPUs later. The hypervisor core speaks only
+/// to these interfaces.
+/// </summary>
+public interface IAccelerator
+{
+    /// <summary>Short name for logs and `xl info` ("kvm").</summary>
+    string Name { get; }
+
+    /// <summary>The CPUID leaves this accelerator can give a guest (the host's, filtered).</summary>
+    ReadOnlySpan<CpuidEntry> SupportedCpuid { get; }
+
+    /// <summary>Creates a VM whose guest-physical memory is <paramref name="memory"/>.</summary>
+    IVirtualMachine CreateVirtualMachine(GuestMemory memory);
+}
+
+/// <summary>One guest's address space and its vCPUs.</summary>
+public interface IVirtualMachine : IDisposable
+{
+    /// <summary>Creates vCPU number <paramref name="index"/> with the given CPUID table.</summary>
+    IVcpu CreateVcpu(int index, ReadOnlySpan<CpuidEntry> cpuid);
+}
+
+/// <summary>
+/// One virtual CPU. Run, register access and Complete* are called from the one thread that runs
+/// this vCPU; Kick may be called from any thread.
+/// </summary>
+public interface IVcpu : IDisposable
+{
+    /// <summary>Enters the guest until the next exit, described in <see cref="Exit"/>.</summary>
+    void Run();
+
+    /// <summary>The last exit (valid after Run returns).</summary>
+    ref VcpuExit Exit { get; }
+
+    /// <summary>The general registers: a live copy, valid after Run; call MarkRegistersDirty after changing it.</summary>
+    ref X86Registers Registers { get; }
+
+    /// <summary>The special registers as of the last exit (read-only view).</summary>
+    ref readonly X86SpecialRegisters SpecialRegisters { get; }
+
+    /// <summary>Makes changes to <see cref="Registers"/> take effect at the next Run.</summary>
+    void MarkRegistersDirty();
+
+    /// <summary>Replaces the special registers (takes effect at the next Run).</summary>
+    void SetSpecialRegisters(in X86SpecialRegisters sregs);
+
+    /// <summary>Replaces the general registers.</summary>
+    void SetRegisters(in X86Registers regs);
+
+    /// <summary>Answers an MsrRead exit: <paramref name="fault"/> injects #GP instead.</summary>
+    void CompleteMsrRead(ulong value, bool fault);
+
+    /// <summary>Answers an MsrWrite exit: <paramref name="fault"/> injects #GP instead.</summary>
+    void CompleteMsrWrite(bool fault);
+
+    /// <summary>For an I/O read exit, the value the guest reads.</summary>
+    void CompleteIoRead(ulong value);
+
+    /// <summary>Makes a Run in progress (or the next one) return promptly with Interrupted. Thread-safe.</summary>
+    void Kick();
+}

@@ -1,0 +1,163 @@
+using XenSharp.Abi.Hypercalls;
+using XenSharp.Hypervisor.Accelerator;
+using XenSharp.Hypervisor.Console;
+using XenSharp.Hypervisor.Cpu;
+using XenSharp.Hypervisor.Events;
+using XenSharp.Hypervisor.Memory;
+
+namespace XenSharp.Hypervisor.Domains;
+
+/// <summary>
+/// A Xen domain: its memory, vCPUs, HVM parameters, event channels and console, and its
+/// life from creation to destruction. The domain reports a shutdown (poweroff, reboot, crash…)
+/// once through <see cref="ShutdownRequested"/>; what happens next (destroy, restart,
+/// preserve) is the toolstack's decision, as in Xen.
+/// </summary>
+public sealed class Domain : IDisposable
+{
+    private readonly IVirtualMachine _vm;
+    private readonly Vcpu[] _vcpus;
+    private readonly ulong[] _hvmParams = new ulong[HvmParam.Count];
+    private readonly object _lock = new();
+    private int _shutdownReported;
+
+    public int Id { get; }
+    public string Name { get; set; }
+    public Guid Uuid { get; }
+    public GuestMemory Memory { get; }
+    public XenHypervisor Hypervisor { get; }
+    public DateTime CreatedAt { get; } = DateTime.UtcNow;
+    public DomainState State { get; private set; } = DomainState.Paused;
+    public ShutdownReason? ShutdownReason { get; private set; }
+    /// <summary>Why the domain crashed, when the hypervisor (not the guest) decided so.</summary>
+    public string? CrashDetail { get; private set; }
+
+    /// <summary>Pages of RAM the domain holds (XENMEM_current_reservation).</summary>
+    public ulong CurrentPages { get; }
+    /// <summary>The domain's memory ceiling in pages (XENMEM_maximum_reservation).</summary>
+    public ulong MaxPages { get; }
+
+    /// <summary>The guest-physical memory map given to the guest (start_info and XENMEM_memory_map).</summary>
+    public IReadOnlyList<MemoryMapEntry> MemoryMap { get; set; } = [];
+
+    /// <summary>Guest-physical address of shared_info once the guest placed it (XENMAPSPACE_shared_info), else 0.</summary>
+    public ulong SharedInfoAddress { get; set; }
+
+    public EventChannelTable EventChannels { get; } = new();
+
+    /// <summary>console_io and port 0xE9 output, collected into "(dN)" lines of the hypervisor log.</summary>
+    public GuestConsoleLineBuffer ConsoleIo { get; }
+
+    /// <summary>Sees each byte written to port 0xE9 (benchmarks time the first one).</summary>
+    public Action<byte>? DebugPortObserver { get; set; }
+
+    /// <summary>Raised once, on a thread pool thread, when the domain shuts down for any reason.</summary>
+    public event Action<Domain, ShutdownReason>? ShutdownRequested;
+
+    internal Domain(XenHypervisor hypervisor, int id, string name, Guid uuid, GuestMemory memory,
+                    IVirtualMachine vm, int vcpuCount, ulong currentPages, ulong maxPages)
+    {
+        Hypervisor = hypervisor;
+        Id = id;
+        Name = name;
+        Uuid = uuid;
+        Memory = memory;
+        _vm = vm;
+        CurrentPages = currentPages;
+        MaxPages = maxPages;
+        ConsoleIo = new GuestConsoleLineBuffer(id, hypervisor.Log);
+        _vcpus = new Vcpu[vcpuCount];
+        try
+        {
+            for (int i = 0; i < vcpuCount; i++)
+                _vcpus[i] = new Vcpu(this, i, vm.CreateVcpu(i, CpuidPolicy.ForVcpu(hypervisor.Accelerator.SupportedCpuid, id, i)));
+        }
+        catch
+        {
+            foreach (var v in _vcpus) v?.Dispose();
+            throw;
+        }
+    }
+
+    public IReadOnlyList<Vcpu> Vcpus => _vcpus;
+
+    /// <summary>Total guest CPU time of all vCPUs.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            var t = TimeSpan.Zero;
+            foreach (var v in _vcpus) t += v.CpuTime;
+            return t;
+        }
+    }
+
+    public ulong GetHvmParam(int index) => _hvmParams[index];
+    public void SetHvmParam(int index, ulong value) => _hvmParams[index] = value;
+
+    /// <summary>Starts the boot vCPU (vCPU 0).</summary>
+    public void Unpause()
+    {
+        lock (_lock)
+        {
+            if (State != DomainState.Paused) return;
+            State = DomainState.Running;
+        }
+        _vcpus[0].Start();
+    }
+
+    /// <summary>The guest (or the hypervisor on its behalf) shuts the domain down.</summary>
+    public void Shutdown(ShutdownReason reason)
+    {
+        lock (_lock)
+        {
+            if (State is DomainState.Shutdown or DomainState.Dying or DomainState.Destroyed) return;
+            State = DomainState.Shutdown;
+            ShutdownReason = reason;
+        }
+        Hypervisor.Log.Xen($"d{Id}: shutdown: {reason.ToString().ToLowerInvariant()}");
+        foreach (var v in _vcpus) v.RequestStop();
+        ConsoleIo.Flush();
+        if (Interlocked.Exchange(ref _shutdownReported, 1) == 0)
+            ThreadPool.UnsafeQueueUserWorkItem(_ => ShutdownRequested?.Invoke(this, reason), null);
+    }
+
+    /// <summary>The domain crashed for a reason the hypervisor saw (triple fault, emulation failure).</summary>
+    public void Crash(string detail)
+    {
+        CrashDetail ??= detail;
+        Hypervisor.Log.Xen($"d{Id}: crashed: {detail}");
+        Shutdown(Abi.Hypercalls.ShutdownReason.Crash);
+    }
+
+    /// <summary>Stops every vCPU and waits for their threads; the domain keeps its memory.</summary>
+    public void Stop()
+    {
+        foreach (var v in _vcpus) v.Stop();
+    }
+
+    /// <summary>Stops every vCPU and releases the domain's memory and VM.</summary>
+    public void Destroy()
+    {
+        lock (_lock)
+        {
+            if (State is DomainState.Dying or DomainState.Destroyed) return;
+            State = DomainState.Dying;
+        }
+        foreach (var v in _vcpus) v.RequestStop();
+        foreach (var v in _vcpus) v.Dispose();
+        ConsoleIo.Flush();
+        _vm.Dispose();
+        Memory.Dispose();
+        lock (_lock) State = DomainState.Destroyed;
+        Hypervisor.Remove(this);
+    }
+
+    public void Dispose() => Destroy();
+}
+
+/// <summary>One entry of a guest's memory map (e820 types: 1 RAM, 2 reserved, …).</summary>
+public readonly record struct MemoryMapEntry(ulong Address, ulong Size, uint Type)
+{
+    public const uint Ram = 1, Reserved = 2;
+}

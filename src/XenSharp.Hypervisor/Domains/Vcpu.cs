@@ -1,0 +1,217 @@
+using System.Diagnostics;
+using XenSharp.Abi.X86;
+using XenSharp.Hypervisor.Accelerator;
+using XenSharp.Hypervisor.Cpu;
+using XenSharp.Hypervisor.Hypercalls;
+
+namespace XenSharp.Hypervisor.Domains;
+
+/// <summary>
+/// One virtual CPU of a domain and the thread that runs it.
+///
+/// The run loop enters the guest through the accelerator and handles each exit: hypercalls
+/// (an OUT to <see cref="HypercallPage.Port"/> from a stub in the hypercall page), the
+/// hypercall-page MSR, the 0xE9 debug port, HLT (the vCPU blocks until woken), triple faults
+/// and emulation failures (the domain crashes). Exit handling allocates nothing.
+/// Until the scheduler lands, each online vCPU has a host thread of its own.
+/// </summary>
+public sealed class Vcpu : IDisposable
+{
+    private readonly IVcpu _cpu;
+    private readonly ManualResetEventSlim _wake = new(false);
+    private Thread? _thread;
+    private volatile bool _stopRequested;
+    private long _runTicks;
+    private readonly byte[] _debugPortLine = new byte[256];
+    private int _debugPortLength;
+
+    public Domain Domain { get; }
+    public int Index { get; }
+    public volatile VcpuState State = VcpuState.Offline;
+
+    /// <summary>Guest-physical address of this vCPU's vcpu_info (VCPUOP_register_vcpu_info), 0 if none.</summary>
+    public ulong VcpuInfoAddress { get; set; }
+
+    /// <summary>State to load at the next bring-up (builder or VCPUOP_initialise).</summary>
+    public InitialVcpuState? PendingInitialState { get; set; }
+
+    /// <summary>Whether VCPUOP_initialise (or the builder) gave this vCPU a context.</summary>
+    public bool Initialised { get; set; }
+
+    internal Vcpu(Domain domain, int index, IVcpu cpu)
+    {
+        Domain = domain;
+        Index = index;
+        _cpu = cpu;
+    }
+
+    /// <summary>The accelerator vCPU (registers, kicks).</summary>
+    public IVcpu Cpu => _cpu;
+
+    /// <summary>Guest time this vCPU has spent running.</summary>
+    public TimeSpan CpuTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _runTicks));
+
+    /// <summary>Starts the vCPU thread (VCPUOP_up, or the boot vCPU at domain start).</summary>
+    public void Start()
+    {
+        lock (this)
+        {
+            if (_thread is not null || _stopRequested) return;
+            State = VcpuState.Running;
+            _thread = new Thread(RunLoop) { IsBackground = true, Name = $"d{Domain.Id}v{Index}" };
+            _thread.Start();
+        }
+    }
+
+    /// <summary>Asks the vCPU to stop and waits for its thread to end.</summary>
+    public void Stop()
+    {
+        RequestStop();
+        Thread? t;
+        lock (this) t = _thread;
+        if (t is not null && t != Thread.CurrentThread) t.Join();
+    }
+
+    /// <summary>Asks the vCPU to stop without waiting (safe from its own thread).</summary>
+    public void RequestStop()
+    {
+        _stopRequested = true;
+        _cpu.Kick();
+        _wake.Set();
+    }
+
+    /// <summary>Wakes a blocked vCPU.</summary>
+    public void Wake() => _wake.Set();
+
+    /// <summary>Blocks this vCPU's thread until woken or stopped (HLT, SCHEDOP_block).</summary>
+    internal void Block()
+    {
+        State = VcpuState.Blocked;
+        _wake.Wait();
+        _wake.Reset();
+        if (!_stopRequested) State = VcpuState.Running;
+    }
+
+    /// <summary>Marks the vCPU offline from its own thread (VCPUOP_down on itself): the loop ends.</summary>
+    internal void GoOffline() => _stopRequested = true;
+
+    private void RunLoop()
+    {
+        try
+        {
+            if (PendingInitialState is { } init)
+            {
+                _cpu.SetSpecialRegisters(init.SpecialRegisters);
+                _cpu.SetRegisters(init.Registers);
+                PendingInitialState = null;
+            }
+            while (!_stopRequested)
+            {
+                long start = Stopwatch.GetTimestamp();
+                _cpu.Run();
+                Interlocked.Add(ref _runTicks, Stopwatch.GetTimestamp() - start);
+                if (Environment.GetEnvironmentVariable("XS_TRACE") is not null) System.Console.Error.WriteLine($"exit {_cpu.Exit.Kind} port={_cpu.Exit.Port:x} rip={_cpu.Registers.Rip:x} rax={_cpu.Registers.Rax:x} msr={_cpu.Exit.MsrIndex:x}");
+                HandleExit(ref _cpu.Exit);
+            }
+        }
+        catch (Exception e)
+        {
+            Domain.Crash($"vCPU {Index}: internal error in the hypervisor: {e.Message}");
+        }
+        finally
+        {
+            State = VcpuState.Offline;
+            lock (this) _thread = null;
+        }
+    }
+
+    private void HandleExit(ref VcpuExit exit)
+    {
+        switch (exit.Kind)
+        {
+            case VcpuExitKind.Io:
+                if (exit.Port == HypercallPage.Port && exit.IsWrite)
+                    HypercallDispatcher.Dispatch(this, _cpu);
+                else if (exit.Port == DebugPort && exit.IsWrite)
+                    WriteDebugPort((byte)exit.Data);
+                else if (!exit.IsWrite)
+                    _cpu.CompleteIoRead(ulong.MaxValue); // no device: reads float high
+                break;
+            case VcpuExitKind.Mmio:
+                // No emulated MMIO devices yet: reads see all-ones, writes are dropped.
+                break;
+            case VcpuExitKind.MsrWrite:
+                _cpu.CompleteMsrWrite(fault: !WriteMsr(exit.MsrIndex, exit.MsrData));
+                break;
+            case VcpuExitKind.MsrRead:
+                _cpu.CompleteMsrRead(0, fault: true);
+                break;
+            case VcpuExitKind.Halt:
+                FlushDebugPort();
+                Block();
+                break;
+            case VcpuExitKind.Interrupted:
+            case VcpuExitKind.InterruptWindow:
+                break;
+            case VcpuExitKind.Shutdown:
+                Domain.Crash($"vCPU {Index} triple fault at rip 0x{_cpu.Registers.Rip:x}");
+                break;
+            case VcpuExitKind.InternalError:
+                Domain.Crash(DescribeInternalError(ref exit));
+                break;
+            case VcpuExitKind.FailEntry:
+                Domain.Crash($"vCPU {Index}: the accelerator refused to enter the guest (reason 0x{exit.RawReason:x}, 0x{exit.Data:x})");
+                break;
+            default:
+                Domain.Crash($"vCPU {Index}: unexpected exit (accelerator reason {exit.RawReason})");
+                break;
+        }
+    }
+
+    private string DescribeInternalError(ref VcpuExit exit)
+    {
+        string bytes = exit.InstructionLength > 0
+            ? Convert.ToHexString(((ReadOnlySpan<byte>)exit.Instruction)[..exit.InstructionLength])
+            : "unknown";
+        return $"vCPU {Index}: instruction at rip 0x{_cpu.Registers.Rip:x} could not be emulated " +
+               $"(suberror {exit.RawSubReason}, bytes {bytes})";
+    }
+
+    /// <summary>Handles a WRMSR the accelerator left to us; false means #GP.</summary>
+    private bool WriteMsr(uint index, ulong value)
+    {
+        if (index != XenCpuid.HypercallPageMsr) return false;
+        // value = guest-physical address of the page | page index (only page 0 exists).
+        if ((value & 0xFFF) != 0) return false;
+        return HypercallPage.Fill(Domain.Memory, value & ~0xFFFUL);
+    }
+
+    /// <summary>Port 0xE9: Bochs/Xen HVM debug console; lines go to the hypervisor log.</summary>
+    public const ushort DebugPort = 0xE9;
+
+    private void WriteDebugPort(byte b)
+    {
+        Domain.DebugPortObserver?.Invoke(b);
+        if (b == '\n' || _debugPortLength == _debugPortLine.Length)
+        {
+            FlushDebugPort();
+            if (b == '\n') return;
+        }
+        _debugPortLine[_debugPortLength++] = b;
+    }
+
+    private void FlushDebugPort()
+    {
+        if (_debugPortLength == 0) return;
+        Domain.ConsoleIo.Write(_debugPortLine.AsSpan(0, _debugPortLength));
+        Domain.ConsoleIo.Write("\n"u8);
+        _debugPortLength = 0;
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        _cpu.Dispose();
+        _wake.Dispose();
+    }
+}

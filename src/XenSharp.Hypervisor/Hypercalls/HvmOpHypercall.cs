@@ -1,0 +1,33 @@
+using XenSharp.Abi.Hypercalls;
+
+namespace XenSharp.Hypervisor.Hypercalls;
+
+/// <summary>
+/// hvm_op(cmd, arg): HVM parameters. struct xen_hvm_param is { u16 domid @0; u32 index @4;
+/// u64 value @8 } in both 32- and 64-bit guests. A guest may read its parameters and set
+/// the callback IRQ; the store and console parameters belong to the toolstack (-EPERM).
+/// Another domain's parameters are out of reach (-EPERM).
+/// </summary>
+public static class HvmOpHypercall
+{
+    public static long Handle(in HypercallContext ctx)
+    {
+        int cmd = (int)ctx.A1;
+        if (cmd is not (HvmOp.SetParam or HvmOp.GetParam)) return -XenErrno.ENOSYS;
+
+        ulong arg = ctx.A2;
+        if (!ctx.Memory.TryRead(arg, out ushort domid) ||
+            !ctx.Memory.TryRead(arg + 4, out uint index) ||
+            !ctx.Memory.TryRead(arg + 8, out ulong value))
+            return -XenErrno.EFAULT;
+        if (!ctx.IsSelf(domid)) return -XenErrno.EPERM;
+        if (index >= HvmParam.Count) return -XenErrno.EINVAL;
+
+        if (cmd == HvmOp.GetParam)
+            return ctx.Memory.TryWrite(arg + 8, ctx.Domain.GetHvmParam((int)index)) ? 0 : -XenErrno.EFAULT;
+
+        if (index != HvmParam.CallbackIrq) return -XenErrno.EPERM;
+        ctx.Domain.SetHvmParam((int)index, value);
+        return 0;
+    }
+}

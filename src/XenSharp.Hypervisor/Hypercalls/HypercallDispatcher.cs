@@ -1,0 +1,53 @@
+using XenSharp.Abi.Hypercalls;
+using XenSharp.Hypervisor.Accelerator;
+using XenSharp.Hypervisor.Cpu;
+using XenSharp.Hypervisor.Domains;
+
+namespace XenSharp.Hypervisor.Hypercalls;
+
+/// <summary>
+/// Runs the hypercall a vCPU made through its hypercall page: reads the number and arguments
+/// from the registers, calls the family's handler, writes the result to RAX. A hypercall from
+/// guest user mode (CPL &gt; 0) gets -EPERM, as on Xen for HVM guests; unknown numbers get
+/// -ENOSYS. Handlers take every guest pointer through GuestMemory and answer -EFAULT when it
+/// is outside the guest. Nothing here allocates.
+/// </summary>
+public static class HypercallDispatcher
+{
+    public static void Dispatch(Vcpu vcpu, IVcpu cpu)
+    {
+        ref X86Registers r = ref cpu.Registers;
+        ref readonly X86SpecialRegisters s = ref cpu.SpecialRegisters;
+        bool is64 = s.Is64BitMode;
+        int cpl = (s.Cr0 & X86SpecialRegisters.Cr0Pe) != 0 ? s.Cs.Selector & 3 : 0;
+        uint number = (uint)r.Rax;
+
+        long result;
+        if (cpl != 0)
+        {
+            result = -XenErrno.EPERM;
+        }
+        else
+        {
+            var ctx = is64
+                ? new HypercallContext(vcpu, true, r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8)
+                : new HypercallContext(vcpu, false, (uint)r.Rbx, (uint)r.Rcx, (uint)r.Rdx, (uint)r.Rsi, (uint)r.Rdi);
+            result = Invoke(number, in ctx);
+        }
+        r.Rax = is64 ? (ulong)result : (uint)(int)result;
+        cpu.MarkRegistersDirty();
+    }
+
+    /// <summary>The dispatch table: hypercall number → family handler.</summary>
+    public static long Invoke(uint number, in HypercallContext ctx) => (HypercallNumber)number switch
+    {
+        HypercallNumber.XenVersion => XenVersionHypercall.Handle(in ctx),
+        HypercallNumber.ConsoleIo => ConsoleIoHypercall.Handle(in ctx),
+        HypercallNumber.SchedOp => SchedOpHypercall.Handle(in ctx),
+        HypercallNumber.HvmOp => HvmOpHypercall.Handle(in ctx),
+        HypercallNumber.MemoryOp => MemoryOpHypercall.Handle(in ctx),
+        HypercallNumber.VcpuOp => VcpuOpHypercall.Handle(in ctx),
+        HypercallNumber.EventChannelOp => EventChannelOpHypercall.Handle(in ctx),
+        _ => -XenErrno.ENOSYS,
+    };
+}

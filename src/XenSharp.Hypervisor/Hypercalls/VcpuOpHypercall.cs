@@ -1,0 +1,157 @@
+using XenSharp.Abi.Hypercalls;
+using XenSharp.Hypervisor.Cpu;
+using XenSharp.Hypervisor.Domains;
+
+namespace XenSharp.Hypervisor.Hypercalls;
+
+/// <summary>
+/// vcpu_op(cmd, vcpuid, arg): bring secondary vCPUs up and down, and register vcpu_info.
+/// VCPUOP_initialise takes struct vcpu_hvm_context (hvm/hvm_vcpu.h) for PVH guests:
+/// { u32 mode; u32 pad; union { x86_32 regs; x86_64 regs; } } — 128 bytes.
+/// </summary>
+public static class VcpuOpHypercall
+{
+    public static long Handle(in HypercallContext ctx)
+    {
+        var vcpus = ctx.Domain.Vcpus;
+        if (ctx.A2 >= (ulong)vcpus.Count) return -XenErrno.ENOENT;
+        Vcpu target = vcpus[(int)ctx.A2];
+
+        switch ((int)ctx.A1)
+        {
+            case VcpuOp.Initialise:
+                return Initialise(in ctx, target);
+            case VcpuOp.Up:
+                if (!target.Initialised) return -XenErrno.EINVAL;
+                target.Start();
+                return 0;
+            case VcpuOp.Down:
+                if (target == ctx.Vcpu) target.GoOffline();
+                else target.RequestStop();
+                return 0;
+            case VcpuOp.IsUp:
+                return target.State != VcpuState.Offline ? 1 : 0;
+            case VcpuOp.RegisterVcpuInfo:
+                return RegisterVcpuInfo(in ctx, target);
+            default:
+                return -XenErrno.ENOSYS;
+        }
+    }
+
+    private static long RegisterVcpuInfo(in HypercallContext ctx, Vcpu target)
+    {
+        // struct vcpu_register_vcpu_info { u64 mfn; u32 offset; u32 rsvd; }
+        if (!ctx.Memory.TryRead(ctx.A3, out ulong mfn) || !ctx.Memory.TryRead(ctx.A3 + 8, out uint offset))
+            return -XenErrno.EFAULT;
+        if (offset > 4096 - SharedInfoPage.VcpuInfoSize || mfn > (ulong.MaxValue >> 12)) return -XenErrno.EINVAL;
+        if (target.VcpuInfoAddress != 0) return -XenErrno.EINVAL;
+        ulong gpa = (mfn << 12) + offset;
+        if (!ctx.Memory.TryGetSpan(gpa, SharedInfoPage.VcpuInfoSize, out var info)) return -XenErrno.EINVAL;
+
+        // Carry over the state from the shared_info slot, as Xen does when moving vcpu_info.
+        ulong shared = ctx.Domain.SharedInfoAddress;
+        if (shared != 0 && target.Index < SharedInfoPage.MaxLegacyVcpus &&
+            ctx.Memory.TryGetSpan(shared + (ulong)(target.Index * SharedInfoPage.VcpuInfoSize), SharedInfoPage.VcpuInfoSize, out var old))
+            old.CopyTo(info);
+        else
+        {
+            info.Clear();
+            info[SharedInfoPage.UpcallMaskOffset] = 1;
+        }
+        target.VcpuInfoAddress = gpa;
+        return 0;
+    }
+
+    private static long Initialise(in HypercallContext ctx, Vcpu target)
+    {
+        const int size = 128;
+        if (!ctx.Memory.TryGetSpan(ctx.A3, size, out var c)) return -XenErrno.EFAULT;
+        if (target.Initialised) return -XenErrno.EEXIST;
+        var template = target.Cpu.SpecialRegisters;
+        InitialVcpuState? state = BitConverter.ToUInt32(c) switch
+        {
+            0 => FromX86_32(c[8..], template),
+            1 => FromX86_64(c[8..], template),
+            _ => null,
+        };
+        if (state is null) return -XenErrno.EINVAL;
+        target.PendingInitialState = state;
+        target.Initialised = true;
+        return 0;
+    }
+
+    /// <summary>Decodes Xen's segment "ar" attribute bits (type, s, dpl, p, avl, l, db, g).</summary>
+    private static X86Segment Segment(ushort selector, uint @base, uint limit, ushort ar) => new()
+    {
+        Base = @base,
+        Limit = limit,
+        Selector = selector,
+        Type = (byte)(ar & 0xF),
+        S = (byte)((ar >> 4) & 1),
+        Dpl = (byte)((ar >> 5) & 3),
+        Present = (byte)((ar >> 7) & 1),
+        Avl = (byte)((ar >> 8) & 1),
+        L = (byte)((ar >> 9) & 1),
+        Db = (byte)((ar >> 10) & 1),
+        G = (byte)((ar >> 11) & 1),
+        Unusable = (byte)(((ar >> 7) & 1) == 0 ? 1 : 0),
+    };
+
+    private static InitialVcpuState? FromX86_32(ReadOnlySpan<byte> r, X86SpecialRegisters s)
+    {
+        uint[] u = new uint[30];
+        for (int i = 0; i < u.Length; i++) u[i] = BitConverter.ToUInt32(r[(i * 4)..]);
+        ushort[] ar = new ushort[5];
+        for (int i = 0; i < ar.Length; i++) ar[i] = BitConverter.ToUInt16(r[(104 + i * 2)..]);
+        uint U(int off) => u[off / 4];
+        ushort Ar(int off) => ar[(off - 104) / 2];
+        var regs = new X86Registers
+        {
+            Rax = U(0), Rcx = U(4), Rdx = U(8), Rbx = U(12), Rsp = U(16), Rbp = U(20), Rsi = U(24), Rdi = U(28),
+            Rip = U(32), Rflags = U(36) | 0x2,
+        };
+        ushort csAr = Ar(104);
+        // CS must be a present code segment; CR0 must be in protected mode.
+        if ((csAr & 0x80) == 0 || (csAr & 0x18) != 0x18) return null;
+        if ((U(40) & X86SpecialRegisters.Cr0Pe) == 0) return null;
+        s.Cr0 = U(40) | X86SpecialRegisters.Cr0Et;
+        s.Cr3 = U(44);
+        s.Cr4 = U(48);
+        s.Efer = U(56) | ((ulong)U(60) << 32);
+        s.Cs = Segment(0x10, U(64), U(84), csAr);
+        s.Ds = Segment(0x18, U(68), U(88), Ar(106));
+        s.Ss = Segment(0x18, U(72), U(92), Ar(108));
+        s.Es = Segment(0x18, U(76), U(96), Ar(110));
+        s.Fs = s.Gs = s.Ds;
+        ushort trAr = Ar(112);
+        s.Tr = trAr == 0
+            ? new X86Segment { Limit = 0x67, Selector = 0x20, Type = 0xB, Present = 1 }
+            : Segment(0x20, U(80), U(100), trAr);
+        s.Gdt = default;
+        s.Idt = default;
+        return new InitialVcpuState(regs, s);
+    }
+
+    private static InitialVcpuState? FromX86_64(ReadOnlySpan<byte> r, X86SpecialRegisters s)
+    {
+        ulong[] u = new ulong[14];
+        for (int i = 0; i < u.Length; i++) u[i] = BitConverter.ToUInt64(r[(i * 8)..]);
+        ulong U(int off) => u[off / 8];
+        var regs = new X86Registers
+        {
+            Rax = U(0), Rcx = U(8), Rdx = U(16), Rbx = U(24), Rsp = U(32), Rbp = U(40), Rsi = U(48), Rdi = U(56),
+            Rip = U(64), Rflags = U(72) | 0x2,
+        };
+        const ulong cr0Pg = X86SpecialRegisters.Cr0Pg, cr4Pae = 1 << 5, eferLme = 1 << 8;
+        s.Cr0 = U(80); s.Cr3 = U(88); s.Cr4 = U(96); s.Efer = U(104) | X86SpecialRegisters.EferLma;
+        // Long mode needs paging, PAE and LME.
+        if ((s.Cr0 & cr0Pg) == 0 || (s.Cr0 & X86SpecialRegisters.Cr0Pe) == 0 || (s.Cr4 & cr4Pae) == 0 || (s.Efer & eferLme) == 0)
+            return null;
+        s.Cs = X86Segment.Flat(0x10, 0xB, is64BitCode: true);
+        s.Ds = s.Es = s.Ss = s.Fs = s.Gs = X86Segment.Flat(0x18, 0x3);
+        s.Tr = new X86Segment { Limit = 0x67, Selector = 0x20, Type = 0xB, Present = 1 };
+        s.Gdt = default;
+        s.Idt = default;
+        return new InitialVcpuState(regs, s);
+    }
+}

@@ -1,0 +1,69 @@
+using XenSharp.Hypervisor.Accelerator;
+using XenSharp.Hypervisor.Console;
+using XenSharp.Hypervisor.Domains;
+using XenSharp.Hypervisor.Memory;
+
+namespace XenSharp.Hypervisor;
+
+/// <summary>
+/// The hypervisor core: the accelerator, the domain table and the console log. Domain ids
+/// are handed out from 1 upwards and not reused while the hypervisor lives (0 is the control
+/// domain, which is the host side of XenSharp).
+/// </summary>
+public sealed class XenHypervisor : IDisposable
+{
+    private readonly Dictionary<int, Domain> _domains = new();
+    private int _nextDomainId = 1;
+
+    public IAccelerator Accelerator { get; }
+    public ConsoleLog Log { get; } = new();
+    public DateTime StartedAt { get; } = DateTime.UtcNow;
+
+    public XenHypervisor(IAccelerator accelerator)
+    {
+        Accelerator = accelerator;
+        Log.Xen($"XenSharp {HypervisorVersion.Full} (Xen ABI {HypervisorVersion.Major}.{HypervisorVersion.Minor}) on {accelerator.Name}");
+    }
+
+    /// <summary>Creates a paused domain with its memory and vCPUs; the caller builds and unpauses it.</summary>
+    public Domain CreateDomain(string name, Guid uuid, GuestMemory memory, int vcpus, ulong currentPages, ulong maxPages)
+    {
+        int id;
+        lock (_domains) id = _nextDomainId++;
+        var vm = Accelerator.CreateVirtualMachine(memory);
+        Domain d;
+        try
+        {
+            d = new Domain(this, id, name, uuid, memory, vm, vcpus, currentPages, maxPages);
+        }
+        catch
+        {
+            vm.Dispose();
+            throw;
+        }
+        lock (_domains) _domains.Add(id, d);
+        Log.Xen($"d{id}: created \"{name}\" with {vcpus} vCPU(s) and {memory.TotalSize >> 20} MiB");
+        return d;
+    }
+
+    public Domain? Find(int id)
+    {
+        lock (_domains) return _domains.GetValueOrDefault(id);
+    }
+
+    public IReadOnlyList<Domain> Domains
+    {
+        get { lock (_domains) return _domains.Values.OrderBy(d => d.Id).ToList(); }
+    }
+
+    internal void Remove(Domain d)
+    {
+        lock (_domains) _domains.Remove(d.Id);
+        Log.Xen($"d{d.Id}: destroyed");
+    }
+
+    public void Dispose()
+    {
+        foreach (var d in Domains) d.Destroy();
+    }
+}

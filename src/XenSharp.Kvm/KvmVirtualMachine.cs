@@ -1,0 +1,79 @@
+using System.Runtime.InteropServices;
+using XenSharp.Hypervisor.Accelerator;
+using XenSharp.Hypervisor.Cpu;
+using XenSharp.Hypervisor.Memory;
+using XenSharp.Kvm.Native;
+
+namespace XenSharp.Kvm;
+
+/// <summary>A KVM VM: its guest memory slots and the user-space MSR exits XenSharp relies on.</summary>
+internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
+{
+    private readonly KvmAccelerator _kvm;
+    private readonly int _vmFd;
+    private int _disposed;
+
+    public KvmVirtualMachine(KvmAccelerator kvm, int vmFd, GuestMemory memory)
+    {
+        _kvm = kvm;
+        _vmFd = vmFd;
+
+        // MSRs KVM does not know (Xen's hypercall-page MSR among them) exit to us.
+        EnableCap(KvmApi.CapX86UserSpaceMsr, KvmApi.MsrExitReasonUnknown);
+        if (kvm.HasEmulationFailureExit)
+            EnableCap(KvmApi.CapExitOnEmulationFailure, 1);
+        // Needed by VMX hosts for real-mode emulation; harmless elsewhere. Placed in the reserved hole below 4 GiB.
+        LibC.ioctl(vmFd, KvmApi.SetTssAddr, unchecked((nint)0xFFFBD000));
+
+        Span<byte> region = stackalloc byte[32];
+        uint slot = 0;
+        foreach (var r in memory.Regions)
+        {
+            region.Clear();
+            MemoryMarshal.Write(region, slot++);
+            MemoryMarshal.Write(region[8..], r.GuestPhysical);
+            MemoryMarshal.Write(region[16..], r.Size);
+            MemoryMarshal.Write(region[24..], (ulong)r.HostAddress);
+            fixed (byte* p = region)
+            {
+                if (LibC.ioctl(vmFd, KvmApi.SetUserMemoryRegion, (nint)p) < 0)
+                    throw new KvmUnavailableException(
+                        $"KVM_SET_USER_MEMORY_REGION for 0x{r.GuestPhysical:x}+0x{r.Size:x} failed: {Marshal.GetLastPInvokeErrorMessage()}");
+            }
+        }
+    }
+
+    private void EnableCap(int cap, ulong arg0)
+    {
+        Span<byte> enable = stackalloc byte[104];
+        enable.Clear();
+        MemoryMarshal.Write(enable, (uint)cap);
+        MemoryMarshal.Write(enable[8..], arg0);
+        fixed (byte* p = enable)
+        {
+            if (LibC.ioctl(_vmFd, KvmApi.EnableCap, (nint)p) < 0)
+                throw new KvmUnavailableException($"KVM_ENABLE_CAP {cap} failed: {Marshal.GetLastPInvokeErrorMessage()}");
+        }
+    }
+
+    public IVcpu CreateVcpu(int index, ReadOnlySpan<CpuidEntry> cpuid)
+    {
+        int fd = LibC.ioctl(_vmFd, KvmApi.CreateVcpu, index);
+        if (fd < 0)
+            throw new KvmUnavailableException($"KVM_CREATE_VCPU {index} failed: {Marshal.GetLastPInvokeErrorMessage()}");
+        try
+        {
+            return new KvmVcpu(_kvm, fd, cpuid);
+        }
+        catch
+        {
+            LibC.close(fd);
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) LibC.close(_vmFd);
+    }
+}

@@ -1,0 +1,316 @@
+using System.Collections.Frozen;
+
+namespace XenSharp.Toolstack.Config;
+
+/// <summary>
+/// A domain's configuration as read from an xl.cfg file: the keys the toolstack acts on, typed and
+/// validated with xl's defaults, plus every other documented key kept raw in
+/// <see cref="RawSettings"/> for later work. Build one with <see cref="FromFile"/>; bad values
+/// throw <see cref="XlConfigException"/> (<c>FILE:LINE: key: bad value 'x' (accepted: ...)</c>).
+/// Whether the kernel exists, or whether the guest type is supported, is not judged here.
+/// </summary>
+public sealed record DomainConfig
+{
+    /// <summary>xl's default <c>memory</c>, in MiB.</summary>
+    public const long DefaultMemoryMiB = 128;
+
+    /// <summary>The largest <c>memory</c>/<c>maxmem</c> accepted, in MiB (16 TiB).</summary>
+    public const long MaxMemoryMiB = 16L * 1024 * 1024;
+
+    /// <summary>The largest <c>vcpus</c>/<c>maxvcpus</c> accepted (Xen's limit for an HVM-like guest).</summary>
+    public const int MaxVcpuCount = 128;
+
+    private const string NameAccepted =
+        "a non-empty name without '/' or control characters, not made only of digits (xl would take it for a domain id)";
+    private const string UuidAccepted = "a UUID written as 8-4-4-4-12 hexadecimal digits, e.g. 6f9a2c1e-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
+    private const string PathAccepted = "a non-empty \"PATH\"";
+
+    /// <summary>The keys read into typed properties (so not kept in <see cref="RawSettings"/>).</summary>
+    private static readonly FrozenSet<string> s_typedKeys = FrozenSet.ToFrozenSet(
+    [
+        "name", "uuid", "type", "builder", "kernel", "ramdisk", "cmdline", "root", "extra",
+        "memory", "maxmem", "vcpus", "maxvcpus",
+        "on_poweroff", "on_reboot", "on_crash", "on_watchdog", "on_soft_reset",
+    ], StringComparer.Ordinal);
+
+    /// <summary>The file the configuration was read from, as named to the parser.</summary>
+    public string Source { get; init; } = "";
+
+    /// <summary><c>name</c>: the domain's name (mandatory).</summary>
+    public required string Name { get; init; }
+
+    /// <summary><c>uuid</c>: the domain's UUID, or null to have one generated at creation.</summary>
+    public Guid? Uuid { get; init; }
+
+    /// <summary><c>type</c> (or the deprecated <c>builder</c>); <see cref="DomainType.Pv"/> when absent, as xl on x86.</summary>
+    public DomainType Type { get; init; } = DomainType.Pv;
+
+    /// <summary><c>kernel</c>: the kernel image path (mandatory for PVH). Not checked for existence here.</summary>
+    public string? Kernel { get; init; }
+
+    /// <summary><c>ramdisk</c>: the initial ramdisk path, if any.</summary>
+    public string? Ramdisk { get; init; }
+
+    /// <summary>
+    /// The kernel command line: <c>cmdline</c>, or else built as xl does from <c>root</c> and
+    /// <c>extra</c> (<c>"root=ROOT EXTRA"</c>, <c>"root=ROOT"</c> or <c>"EXTRA"</c>); null if none is set.
+    /// </summary>
+    public string? Cmdline { get; init; }
+
+    /// <summary><c>memory</c>: the initial memory in MiB (default 128).</summary>
+    public long MemoryMiB { get; init; } = DefaultMemoryMiB;
+
+    /// <summary><c>maxmem</c>: the most memory the guest may have, in MiB (default: <see cref="MemoryMiB"/>).</summary>
+    public long MaxMemMiB { get; init; } = DefaultMemoryMiB;
+
+    /// <summary><c>vcpus</c>: vCPUs online at start (default 1).</summary>
+    public int Vcpus { get; init; } = 1;
+
+    /// <summary><c>maxvcpus</c>: vCPUs the guest may bring up (default: <see cref="Vcpus"/>; never fewer).</summary>
+    public int MaxVcpus { get; init; } = 1;
+
+    /// <summary><c>on_poweroff</c> (default destroy).</summary>
+    public ShutdownAction OnPoweroff { get; init; } = ShutdownAction.Destroy;
+
+    /// <summary><c>on_reboot</c> (default restart).</summary>
+    public ShutdownAction OnReboot { get; init; } = ShutdownAction.Restart;
+
+    /// <summary><c>on_crash</c> (default destroy).</summary>
+    public ShutdownAction OnCrash { get; init; } = ShutdownAction.Destroy;
+
+    /// <summary><c>on_watchdog</c> (default destroy).</summary>
+    public ShutdownAction OnWatchdog { get; init; } = ShutdownAction.Destroy;
+
+    /// <summary><c>on_soft_reset</c> (default soft-reset).</summary>
+    public ShutdownAction OnSoftReset { get; init; } = ShutdownAction.SoftReset;
+
+    /// <summary>
+    /// The other keys xl.cfg(5) documents (disk, vif, serial, ...), as their effective settings,
+    /// in the order the keys first appear; each keeps its value and location for later parsing.
+    /// </summary>
+    public IReadOnlyDictionary<string, XlSetting> RawSettings { get; init; } = new OrderedDictionary<string, XlSetting>();
+
+    /// <summary>
+    /// Warnings for the user: the parser's (repeated keys) followed by this reader's
+    /// (<c>FILE:LINE: unknown key 'foo' ignored</c>, deprecated <c>builder</c>, ignored <c>root</c>/<c>extra</c>).
+    /// </summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>Reads and validates the typed configuration of a parsed xl.cfg file.</summary>
+    public static DomainConfig FromFile(XlConfigFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var warnings = new List<string>(file.Warnings);
+        var raw = new OrderedDictionary<string, XlSetting>(StringComparer.Ordinal);
+        foreach (string key in file.Keys)
+        {
+            XlSetting setting = file.Find(key)!;
+            if (s_typedKeys.Contains(key))
+                continue;
+            if (XlDocumentedKeys.Contains(key))
+                raw.Add(key, setting);
+            else
+                warnings.Add($"{setting.Location}: unknown key '{key}' ignored");
+        }
+
+        XlSetting nameSetting = file.Find("name")
+            ?? throw XlConfigException.Missing(file.FileName, "name", "every domain needs a name");
+        string name = XlSettingReader.Text(nameSetting, NameAccepted);
+        if (!IsValidName(name))
+            throw XlSettingReader.BadValue(nameSetting, NameAccepted);
+
+        DomainType type = ReadType(file, warnings);
+        Guid? uuid = file.Find("uuid") is { } uuidSetting ? ReadUuid(uuidSetting) : null;
+
+        string? kernel = ReadPath(file.Find("kernel"));
+        string? ramdisk = ReadPath(file.Find("ramdisk"));
+        if (type == DomainType.Pvh && kernel is null)
+            throw XlConfigException.Missing(file.FileName, "kernel", "a PVH domain boots a kernel = \"PATH\" ELF");
+        string? cmdline = ReadCmdline(file, warnings);
+
+        long memory = DefaultMemoryMiB;
+        if (file.Find("memory") is { } memorySetting)
+            memory = XlSettingReader.Integer(memorySetting, 1, MaxMemoryMiB, $"a whole number of MiB, 1..{MaxMemoryMiB}");
+        long maxMem = memory;
+        if (file.Find("maxmem") is { } maxMemSetting)
+        {
+            maxMem = XlSettingReader.Integer(maxMemSetting, memory, MaxMemoryMiB,
+                $"a whole number of MiB, {memory}..{MaxMemoryMiB} (at least memory)");
+        }
+
+        int vcpus = 1;
+        if (file.Find("vcpus") is { } vcpusSetting)
+            vcpus = (int)XlSettingReader.Integer(vcpusSetting, 1, MaxVcpuCount, $"1..{MaxVcpuCount}");
+        int maxVcpus = vcpus;
+        if (file.Find("maxvcpus") is { } maxVcpusSetting)
+        {
+            maxVcpus = (int)XlSettingReader.Integer(maxVcpusSetting, vcpus, MaxVcpuCount,
+                $"{vcpus}..{MaxVcpuCount} (at least vcpus)");
+        }
+
+        return new DomainConfig
+        {
+            Source = file.FileName,
+            Name = name,
+            Uuid = uuid,
+            Type = type,
+            Kernel = kernel,
+            Ramdisk = ramdisk,
+            Cmdline = cmdline,
+            MemoryMiB = memory,
+            MaxMemMiB = maxMem,
+            Vcpus = vcpus,
+            MaxVcpus = maxVcpus,
+            OnPoweroff = ReadAction(file, "on_poweroff", ShutdownAction.Destroy),
+            OnReboot = ReadAction(file, "on_reboot", ShutdownAction.Restart),
+            OnCrash = ReadAction(file, "on_crash", ShutdownAction.Destroy),
+            OnWatchdog = ReadAction(file, "on_watchdog", ShutdownAction.Destroy),
+            OnSoftReset = ReadAction(file, "on_soft_reset", ShutdownAction.SoftReset),
+            RawSettings = raw,
+            Warnings = warnings,
+        };
+    }
+
+    /// <summary>
+    /// Parses the file at <paramref name="path"/>, applies <c>xl create</c> command-line
+    /// <paramref name="overrides"/> (if any) and reads the configuration.
+    /// </summary>
+    public static DomainConfig Load(string path, IEnumerable<string>? overrides = null)
+    {
+        XlConfigFile file = XlConfigParser.ParseFile(path);
+        if (overrides is not null)
+            file = file.ApplyOverrides(overrides);
+        return FromFile(file);
+    }
+
+    /// <summary>
+    /// The configuration as indented JSON (keys named as in xl.cfg, memory in MiB, other
+    /// documented keys under <c>"raw_settings"</c>), as <c>xl create -n</c> prints it.
+    /// Written with <see cref="System.Text.Json.Utf8JsonWriter"/>: no reflection, safe for trimming/AOT.
+    /// </summary>
+    public string ToJson() => DomainConfigJson.Write(this);
+
+    /// <summary>
+    /// Whether <paramref name="name"/> is usable as a domain name: non-empty, no '/' (names
+    /// become file names, e.g. core dumps), no control characters, and not only digits (xl
+    /// commands read an all-digit argument as a domain id).
+    /// </summary>
+    public static bool IsValidName(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (name.Length == 0)
+            return false;
+        bool allDigits = true;
+        foreach (char c in name)
+        {
+            if (c == '/' || char.IsControl(c))
+                return false;
+            allDigits &= c is >= '0' and <= '9';
+        }
+        return !allDigits;
+    }
+
+    private static DomainType ReadType(XlConfigFile file, List<string> warnings)
+    {
+        DomainType type = DomainType.Pv;
+        XlSetting? typeSetting = file.Find("type");
+        if (typeSetting is not null
+            && !XlNames.TryParseDomainType(XlSettingReader.Text(typeSetting, "pv, pvh, hvm"), out type))
+        {
+            throw XlSettingReader.BadValue(typeSetting, "pv, pvh, hvm");
+        }
+
+        if (file.Find("builder") is not { } builderSetting)
+            return type;
+
+        const string BuilderAccepted = "generic, hvm (builder is deprecated: prefer type = \"pv\", \"pvh\" or \"hvm\")";
+        DomainType builderType = XlSettingReader.Text(builderSetting, BuilderAccepted) switch
+        {
+            "generic" => DomainType.Pv,
+            "hvm" => DomainType.Hvm,
+            _ => throw XlSettingReader.BadValue(builderSetting, BuilderAccepted),
+        };
+        if (typeSetting is null)
+        {
+            warnings.Add($"{builderSetting.Location}: builder is deprecated; use type = \"{builderType.ToXlName()}\"");
+            return builderType;
+        }
+        if (builderType != type)
+        {
+            string agreeing = type switch
+            {
+                DomainType.Pv => "generic, which",
+                DomainType.Hvm => "hvm, which",
+                _ => "no builder at all: it",
+            };
+            throw XlSettingReader.BadValue(builderSetting,
+                $"{agreeing} must agree with type = \"{type.ToXlName()}\" at {typeSetting.Location}; better remove the deprecated builder");
+        }
+        return type;
+    }
+
+    private static Guid ReadUuid(XlSetting setting)
+    {
+        string text = XlSettingReader.Text(setting, UuidAccepted);
+        if (text.Length != 36)
+            throw XlSettingReader.BadValue(setting, UuidAccepted);
+        for (int i = 0; i < text.Length; i++)
+        {
+            bool ok = i is 8 or 13 or 18 or 23 ? text[i] == '-' : char.IsAsciiHexDigit(text[i]);
+            if (!ok)
+                throw XlSettingReader.BadValue(setting, UuidAccepted);
+        }
+        return Guid.ParseExact(text, "D");
+    }
+
+    private static string? ReadPath(XlSetting? setting)
+    {
+        if (setting is null)
+            return null;
+        string path = XlSettingReader.Text(setting, PathAccepted);
+        return path.Length > 0 ? path : throw XlSettingReader.BadValue(setting, PathAccepted);
+    }
+
+    private static string? ReadCmdline(XlConfigFile file, List<string> warnings)
+    {
+        const string Accepted = "a \"STRING\"";
+        XlSetting? cmdlineSetting = file.Find("cmdline");
+        XlSetting? rootSetting = file.Find("root");
+        XlSetting? extraSetting = file.Find("extra");
+        string? root = rootSetting is null ? null : XlSettingReader.Text(rootSetting, Accepted);
+        string? extra = extraSetting is null ? null : XlSettingReader.Text(extraSetting, Accepted);
+
+        if (cmdlineSetting is not null)
+        {
+            string cmdline = XlSettingReader.Text(cmdlineSetting, Accepted);
+            if (root is not null || extra is not null)
+            {
+                string ignored = (root, extra) switch
+                {
+                    (not null, not null) => "root and extra",
+                    (not null, null) => "root",
+                    _ => "extra",
+                };
+                warnings.Add($"{cmdlineSetting.Location}: {ignored} ignored in favour of cmdline");
+            }
+            return cmdline;
+        }
+        return (root, extra) switch
+        {
+            (not null, not null) => $"root={root} {extra}",
+            (not null, null) => $"root={root}",
+            (null, not null) => extra,
+            _ => null,
+        };
+    }
+
+    private static ShutdownAction ReadAction(XlConfigFile file, string key, ShutdownAction defaultAction)
+    {
+        if (file.Find(key) is not { } setting)
+            return defaultAction;
+        string accepted = string.Join(", ", XlNames.ShutdownActions);
+        return XlNames.TryParseShutdownAction(XlSettingReader.Text(setting, accepted), out ShutdownAction action)
+            ? action
+            : throw XlSettingReader.BadValue(setting, accepted);
+    }
+}

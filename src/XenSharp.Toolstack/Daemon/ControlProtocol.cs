@@ -1,0 +1,23 @@
+namespace XenSharp.Toolstack.Daemon;
+
+/// <summary>
+/// The daemon's control protocol (documented in docs/control-protocol.md): JSON objects, one
+/// per line, over the Unix stream socket <see cref="StatePaths.ControlSocket"/>. Every request
+/// carries <c>"v": 1</c> and a <c>"cmd"</c>; every reply has <c>"ok"</c> and either the
+/// command's fields or <c>"error"</c>. Console streams follow a successful reply with
+/// <c>{"console": BASE64}</c> lines and end with one <c>{"end": {...}}</c> line.
+/// </summary>
+public static class ControlProtocol
+{
+    public const int Version = 1;
+
+    public const string Create = "create";
+    public const string List = "list";
+    public const string Destroy = "destroy";
+    public const string Console = "console";
+    public const string Dmesg = "dmesg";
+    public const string Info = "info";
+    public const string Unpause = "unpause";
+    public const string Ping = "ping";
+    public const string Quit = "quit";
+}

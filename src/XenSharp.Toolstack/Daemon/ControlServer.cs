@@ -1,0 +1,248 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using XenSharp.Hypervisor;
+using XenSharp.Hypervisor.Domains;
+using XenSharp.Toolstack.Config;
+using XenSharp.Toolstack.Domains;
+
+namespace XenSharp.Toolstack.Daemon;
+
+/// <summary>
+/// Serves the control protocol (<see cref="ControlProtocol"/>) on the daemon's Unix socket:
+/// one task per connection, one request per line. A request's failure is a reply with the
+/// error's one-line message; it never takes the daemon down.
+/// </summary>
+public sealed class ControlServer(DomainManager manager, HostInfo host, Action requestQuit)
+{
+    private XenHypervisor Hypervisor => manager.Hypervisor;
+
+    public async Task ServeAsync(Socket listener, CancellationToken cancel)
+    {
+        while (!cancel.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(cancel);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            _ = Task.Run(() => HandleConnectionAsync(client, cancel));
+        }
+    }
+
+    private async Task HandleConnectionAsync(Socket socket, CancellationToken cancel)
+    {
+        using var _ = socket;
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        var writeLock = new SemaphoreSlim(1, 1);
+        async Task Send(byte[] line)
+        {
+            await writeLock.WaitAsync();
+            try { await stream.WriteAsync(line); }
+            finally { writeLock.Release(); }
+        }
+
+        try
+        {
+            while (!cancel.IsCancellationRequested)
+            {
+                string? line = await reader.ReadLineAsync(cancel);
+                if (line is null) return;
+                JsonElement request;
+                try
+                {
+                    request = JsonDocument.Parse(line).RootElement;
+                }
+                catch (JsonException e)
+                {
+                    await Send(JsonLine.Error($"bad request: {e.Message}"));
+                    continue;
+                }
+                if (!request.TryGetProperty("v", out var v) || v.ValueKind != JsonValueKind.Number || v.GetInt32() != ControlProtocol.Version)
+                {
+                    await Send(JsonLine.Error($"unsupported protocol version (this daemon speaks version {ControlProtocol.Version}): restart the daemon with `xl daemon-stop`"));
+                    continue;
+                }
+                string cmd = request.GetString("cmd") ?? "";
+                try
+                {
+                    bool keepGoing = await HandleAsync(cmd, request, Send, cancel);
+                    if (!keepGoing) return;
+                }
+                catch (Exception e) when (e is ToolstackException or XlConfigException)
+                {
+                    await Send(JsonLine.Error(e.Message));
+                }
+                catch (Exception e)
+                {
+                    Hypervisor.Log.Xen($"control: {cmd} failed: {e}");
+                    await Send(JsonLine.Error($"{cmd}: internal error: {e.Message}"));
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Client went away.
+        }
+    }
+
+    /// <summary>Runs one request; false ends the connection (after a console stream or quit).</summary>
+    private async Task<bool> HandleAsync(string cmd, JsonElement req, Func<byte[], Task> send, CancellationToken cancel)
+    {
+        switch (cmd)
+        {
+            case ControlProtocol.Ping:
+                await send(JsonLine.Ok(w => w.WriteNumber("pid", Environment.ProcessId)));
+                return true;
+            case ControlProtocol.Create:
+                return await CreateAsync(req, send, cancel);
+            case ControlProtocol.List:
+                await send(JsonLine.Ok(w => WriteDomainList(w)));
+                return true;
+            case ControlProtocol.Destroy:
+            {
+                var d = FindOrThrow(req);
+                manager.Destroy(d);
+                await send(JsonLine.Ok(w => w.WriteNumber("domid", d.Id)));
+                return true;
+            }
+            case ControlProtocol.Unpause:
+            {
+                var d = FindOrThrow(req);
+                manager.Unpause(d);
+                await send(JsonLine.Ok());
+                return true;
+            }
+            case ControlProtocol.Console:
+            {
+                var d = FindOrThrow(req);
+                await send(JsonLine.Ok(w => { w.WriteNumber("domid", d.Id); w.WriteString("name", d.Name); }));
+                await StreamConsoleAsync(d, send, cancel);
+                return false;
+            }
+            case ControlProtocol.Dmesg:
+            {
+                string text = req.GetBool("clear") ? Hypervisor.Log.ReadAndClear() : Hypervisor.Log.Read();
+                await send(JsonLine.Ok(w => w.WriteString("text", text)));
+                return true;
+            }
+            case ControlProtocol.Info:
+                await send(JsonLine.Ok(w =>
+                {
+                    w.WriteStartArray("info");
+                    foreach (var (k, value) in host.Describe(Hypervisor))
+                    {
+                        w.WriteStartArray();
+                        w.WriteStringValue(k);
+                        w.WriteStringValue(value);
+                        w.WriteEndArray();
+                    }
+                    w.WriteEndArray();
+                }));
+                return true;
+            case ControlProtocol.Quit:
+                await send(JsonLine.Ok());
+                requestQuit();
+                return false;
+            default:
+                await send(JsonLine.Error($"unknown command \"{cmd}\""));
+                return true;
+        }
+    }
+
+    private ManagedDomain FindOrThrow(JsonElement req)
+    {
+        string name = req.GetString("domain") ?? throw new ToolstackException("no domain given");
+        return manager.Find(name) ?? throw new ToolstackException($"{name}: no such domain");
+    }
+
+    private async Task<bool> CreateAsync(JsonElement req, Func<byte[], Task> send, CancellationToken cancel)
+    {
+        string text = req.GetString("config_text") ?? throw new ToolstackException("create: no config_text");
+        string path = req.GetString("config_path") ?? "<config>";
+        string cwd = req.GetString("cwd") ?? "/";
+        var overrides = new List<string>();
+        if (req.TryGetProperty("overrides", out var o) && o.ValueKind == JsonValueKind.Array)
+            foreach (var item in o.EnumerateArray()) overrides.Add(item.GetString() ?? "");
+
+        var file = XlConfigParser.Parse(text, path);
+        if (overrides.Count > 0) file = file.ApplyOverrides(overrides);
+        var config = DomainConfig.FromFile(file);
+        foreach (var warning in config.Warnings) Hypervisor.Log.Xen($"config: {warning}");
+
+        bool console = req.GetBool("console");
+        ConsoleSubscription? subscription = null;
+        var d = manager.Create(config, cwd, paused: req.GetBool("paused"),
+            beforeStart: m => { if (console) subscription = ConsoleSubscription.Start(m); });
+        await send(JsonLine.Ok(w =>
+        {
+            w.WriteNumber("domid", d.Id);
+            w.WriteString("name", d.Name);
+            w.WriteStartArray("warnings");
+            foreach (var warning in config.Warnings) w.WriteStringValue(warning);
+            w.WriteEndArray();
+        }));
+        if (subscription is null) return true;
+        await subscription.PumpAsync(send, cancel);
+        return false;
+    }
+
+    private Task StreamConsoleAsync(ManagedDomain d, Func<byte[], Task> send, CancellationToken cancel) =>
+        ConsoleSubscription.Start(d).PumpAsync(send, cancel);
+
+    private void WriteDomainList(Utf8JsonWriter w)
+    {
+        w.WriteStartArray("domains");
+        w.WriteStartObject();
+        w.WriteNumber("domid", 0);
+        w.WriteString("name", "Domain-0");
+        w.WriteNumber("memory_mib", host.ControlDomainMemoryMiB());
+        w.WriteNumber("vcpus", Environment.ProcessorCount);
+        w.WriteString("state", "r-----");
+        w.WriteNumber("cpu_time", host.ControlDomainCpuSeconds());
+        w.WriteEndObject();
+        foreach (var d in manager.List())
+        {
+            w.WriteStartObject();
+            w.WriteNumber("domid", d.Id);
+            w.WriteString("name", d.Name);
+            w.WriteString("uuid", d.Domain.Uuid.ToString());
+            w.WriteNumber("memory_mib", (long)(d.Domain.CurrentPages >> 8));
+            w.WriteNumber("vcpus", d.Domain.Vcpus.Count(v => v.State != VcpuState.Offline || v.Index == 0));
+            w.WriteString("state", StateFlags(d.Domain));
+            w.WriteNumber("cpu_time", Math.Round(d.Domain.CpuTime.TotalSeconds, 1));
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    /// <summary>xl's six state columns: r b p s c d.</summary>
+    public static string StateFlags(Domain d)
+    {
+        var f = "------".ToCharArray();
+        switch (d.State)
+        {
+            case DomainState.Running:
+                if (d.Vcpus.Any(v => v.State == VcpuState.Running)) f[0] = 'r';
+                else f[1] = 'b';
+                break;
+            case DomainState.Paused:
+                f[2] = 'p';
+                break;
+            case DomainState.Shutdown:
+                f[3] = 's';
+                if (d.ShutdownReason == Abi.Hypercalls.ShutdownReason.Crash) f[4] = 'c';
+                break;
+            case DomainState.Dying:
+            case DomainState.Destroyed:
+                f[5] = 'd';
+                break;
+        }
+        return new string(f);
+    }
+}

@@ -1,0 +1,69 @@
+using System.Net.Sockets;
+using XenSharp.Hypervisor;
+using XenSharp.Kvm;
+using XenSharp.Toolstack.Domains;
+
+namespace XenSharp.Toolstack.Daemon;
+
+/// <summary>
+/// The long-lived process that owns the hypervisor: opens KVM, creates the hypervisor and the
+/// domain manager, listens on the control socket and logs to its log file. Only one runs per
+/// state directory. It keeps running when domains end; `xl daemon-stop` ends it (destroying
+/// any domains left).
+/// </summary>
+public static class XenSharpDaemon
+{
+    /// <summary>Runs until asked to quit; returns the process exit code.</summary>
+    public static int Run(StatePaths paths)
+    {
+        Directory.CreateDirectory(paths.RuntimeDirectory);
+        Directory.CreateDirectory(paths.LogDirectory);
+        using var log = new StreamWriter(new FileStream(paths.LogFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        void Log(string line) { lock (log) log.WriteLine($"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {line}"); }
+
+        if (ControlClient.TryConnect(paths) is { } existing)
+        {
+            existing.Dispose();
+            Log("another daemon already serves " + paths.ControlSocket);
+            System.Console.Error.WriteLine($"xensharpd: a daemon is already running on {paths.ControlSocket}");
+            return 1;
+        }
+
+        KvmAccelerator kvm;
+        try
+        {
+            kvm = KvmAccelerator.Open();
+        }
+        catch (KvmUnavailableException e)
+        {
+            Log(e.Message);
+            System.Console.Error.WriteLine(e.Message);
+            return 1;
+        }
+
+        using var hypervisor = new XenHypervisor(kvm);
+        hypervisor.Log.LineWritten += Log;
+        foreach (var line in hypervisor.Log.Read().Split('\n', StringSplitOptions.RemoveEmptyEntries)) Log(line);
+        using var manager = new DomainManager(hypervisor);
+        using var quit = new CancellationTokenSource();
+
+        File.Delete(paths.ControlSocket);
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(paths.ControlSocket));
+        listener.Listen(64);
+        File.WriteAllText(paths.PidFile, Environment.ProcessId + "\n");
+        Log($"xensharpd {Environment.ProcessId} listening on {paths.ControlSocket}");
+
+        var server = new ControlServer(manager, new HostInfo(paths), () => quit.Cancel());
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; quit.Cancel(); });
+        server.ServeAsync(listener, quit.Token).GetAwaiter().GetResult();
+
+        Log("xensharpd stopping: destroying remaining domains");
+        manager.Dispose();
+        File.Delete(paths.ControlSocket);
+        File.Delete(paths.PidFile);
+        kvm.Dispose();
+        return 0;
+    }
+}

@@ -1,0 +1,24 @@
+using XenSharp.Devices.Console;
+using XenSharp.Hypervisor.Domains;
+using XenSharp.Toolstack.Config;
+
+namespace XenSharp.Toolstack.Domains;
+
+/// <summary>A domain as the toolstack keeps it: the hypervisor's domain, its config and its backends.</summary>
+public sealed class ManagedDomain(Domain domain, DomainConfig config, PvConsoleBackend console)
+{
+    public Domain Domain { get; } = domain;
+    public DomainConfig Config { get; } = config;
+    public PvConsoleBackend Console { get; } = console;
+    public int Id => Domain.Id;
+    public string Name => Domain.Name;
+
+    /// <summary>The directory relative paths in the config were given against (for restarts).</summary>
+    public string WorkingDirectory { get; set; } = "/";
+
+    /// <summary>How the domain ended, once it has (for console clients and `xl create -c`).</summary>
+    public DomainEnd? End { get; set; }
+}
+
+/// <summary>How a domain's life ended: the guest's reason and what the toolstack did.</summary>
+public sealed record DomainEnd(string Reason, string Action, int? RestartedAs, string? Detail);
