@@ -1,0 +1,37 @@
+using XenSharp.Bench;
+using XenSharp.Bench.Scenarios;
+
+// Benchmarks: `dotnet run -c Release --project bench/XenSharp.Bench -- [NAME...]` runs the named
+// scenarios (none: all) and prints one JSON line each, with any baseline measured in the same run.
+if (args is ["--boot-once", var elf]) return BootToFirstByte.BootOnce(elf);
+
+var all = new Dictionary<string, Func<BenchResult>>
+{
+    ["hypercall_roundtrip"] = HypercallRoundtrip.Run,
+    ["boot_to_first_byte"] = BootToFirstByte.Run,
+    ["create_to_running"] = CreateToRunning.Run,
+    ["create_to_poweroff"] = XlCommands.CreateToPoweroff,
+    ["xl_list_latency"] = XlCommands.ListLatency,
+    ["daemon_rss"] = XlCommands.DaemonRss,
+};
+var names = args.Length > 0 ? args : all.Keys.ToArray();
+int rc = 0;
+foreach (var name in names)
+{
+    if (!all.TryGetValue(name, out var run))
+    {
+        Console.Error.WriteLine($"unknown benchmark '{name}' (known: {string.Join(", ", all.Keys)})");
+        rc = 1;
+        continue;
+    }
+    try
+    {
+        Console.WriteLine(run().ToJson());
+    }
+    catch (Exception e)
+    {
+        Console.Error.WriteLine($"{name}: failed: {e.Message}");
+        rc = 1;
+    }
+}
+return rc;

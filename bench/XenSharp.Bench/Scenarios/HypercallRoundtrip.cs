@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using XenSharp.Hypervisor;
+using XenSharp.Kvm;
+using XenSharp.Toolstack.Config;
+using XenSharp.Toolstack.Domains;
+
+namespace XenSharp.Bench.Scenarios;
+
+/// <summary>
+/// hypercall_roundtrip: µs per xen_version hypercall made in a guest loop at CPL0, timed in
+/// the guest's own terms (between two port-0xE9 markers around the loop). Baseline: the same
+/// guest loop under a minimal C VMM (native/kvm_out_loop.c) that only re-enters on each exit.
+/// </summary>
+public static class HypercallRoundtrip
+{
+    private const int Iterations = 2000;
+    private const int Rounds = 7;
+
+    public static BenchResult Run()
+    {
+        using var kvm = KvmAccelerator.Open();
+        using var hv = new XenHypervisor(kvm);
+        using var manager = new DomainManager(hv);
+        string elf = Path.Combine(Path.GetTempPath(), $"xensharp-bench-hcall-{Environment.ProcessId}.elf");
+        File.WriteAllBytes(elf, BenchGuests.HypercallLoop(Iterations));
+        var samples = new List<double>();
+        try
+        {
+            for (int r = 0; r < Rounds; r++)
+            {
+                long start = 0, end = 0;
+                using var done = new ManualResetEventSlim();
+                var config = DomainConfig.FromFile(XlConfigParser.Parse(
+                    $"name = \"hcall{r}\"\ntype = \"pvh\"\nkernel = \"{elf}\"\nmemory = 16\n", "bench.cfg"));
+                var d = manager.Create(config, "/", beforeStart: m => m.Domain.DebugPortObserver = b =>
+                {
+                    if (b == 'S') start = Stopwatch.GetTimestamp();
+                    if (b == 'E') { end = Stopwatch.GetTimestamp(); done.Set(); }
+                });
+                if (!done.Wait(TimeSpan.FromSeconds(60))) throw new TimeoutException("guest loop did not finish");
+                manager.Destroy(d);
+                if (r > 0) samples.Add(Stopwatch.GetElapsedTime(start, end).TotalMicroseconds / Iterations); // round 0 warms the JIT
+            }
+        }
+        finally
+        {
+            File.Delete(elf);
+        }
+
+        var result = new BenchResult("hypercall_roundtrip", "us", samples);
+        result.Extra["iterations"] = Iterations;
+        var baseline = NativeBaseline();
+        if (baseline is { } b)
+        {
+            result.Extra["baseline_c_kvm_median"] = b.Median;
+            result.Extra["baseline_c_kvm_min"] = b.Min;
+            result.Extra["ratio_to_baseline"] = BenchResult.Median(samples) / b.Median;
+        }
+        else result.Extra["baseline"] = "gcc not found: C baseline not measured";
+        result.Extra["target"] = "within 1.3x of the C KVM loop";
+        return result;
+    }
+
+    private static (double Median, double Min)? NativeBaseline()
+    {
+        string source = Path.Combine(Repo.Root, "bench", "XenSharp.Bench", "native", "kvm_out_loop.c");
+        string binary = Path.Combine(Path.GetTempPath(), $"xensharp-kvm-out-loop-{Environment.ProcessId}");
+        try
+        {
+            if (Repo.Run("gcc", ["-O2", "-o", binary, source], allowFailure: true).Code != 0) return null;
+            var (_, output, _) = Repo.Run(binary, [Iterations.ToString(), (Rounds - 1).ToString()]);
+            var parts = output.Trim().Split(' ');
+            return (double.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture),
+                    double.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+        finally
+        {
+            File.Delete(binary);
+        }
+    }
+}
