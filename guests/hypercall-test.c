@@ -77,6 +77,28 @@ static void test_cpuid(void)
           "got %u expected a domU id in 1..%u", c, DOMID_FIRST_RESERVED - 1);
 }
 
+/*
+ * UMIP: when CPUID.7.0:ECX[2] says the CPU has it, the guest may set CR4.UMIP (bit 11) and
+ * reads it back set. When it is absent, say so (the host decides; XenSharp passes it through).
+ */
+static void test_umip(void)
+{
+    uint32_t a, b, c, d, cr4;
+
+    cpuid(7, 0, &a, &b, &c, &d);
+    if (!(c & (1u << 2))) {
+        skip("cr4-umip", "CPUID.7.0:ECX.UMIP is clear on this host");
+        return;
+    }
+    asm volatile("mov %%cr4, %0" : "=r"(cr4));
+    cr4 |= 1u << 11;
+    asm volatile("mov %0, %%cr4" :: "r"(cr4));
+    asm volatile("mov %%cr4, %0" : "=r"(cr4));
+    check("cr4-umip", (cr4 >> 11) & 1, "got cr4 %#x expected UMIP (bit 11) set", cr4);
+    cr4 &= ~(1u << 11);
+    asm volatile("mov %0, %%cr4" :: "r"(cr4));
+}
+
 /* ----------------------------------------------------------- start_info */
 
 static uint64_t memmap_ram_bytes;
@@ -390,6 +412,7 @@ int guest_main(const struct hvm_start_info *si)
     }
 
     test_cpuid();
+    test_umip();
     have_memmap = test_start_info(si) == 0;
     test_xen_version();
     test_console_and_sched();

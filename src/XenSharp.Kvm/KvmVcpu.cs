@@ -29,7 +29,7 @@ internal sealed unsafe class KvmVcpu : IVcpu
     {
         _kvm = kvm;
         _fd = fd;
-        _sync = kvm.HasSyncRegs && Environment.GetEnvironmentVariable("XS_NOSYNC") is null;
+        _sync = kvm.HasSyncRegs;
         void* run = LibC.mmap(null, (nuint)kvm.VcpuMmapSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, 0);
         if (run == (void*)-1)
             throw new KvmUnavailableException($"mmap of kvm_run failed: {Marshal.GetLastPInvokeErrorMessage()}");

@@ -16,6 +16,15 @@ public static class DaemonConnection
         var client = ControlClient.TryConnect(paths);
         if (client is not null) return client;
 
+        // Say at once, in one sentence, when this host cannot run guests.
+        try
+        {
+            XenSharp.Kvm.KvmAccelerator.Open().Dispose();
+        }
+        catch (XenSharp.Kvm.KvmUnavailableException e)
+        {
+            throw new XlUsageException("xl: " + e.Message);
+        }
         StartDaemon(paths);
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(30))
@@ -54,7 +63,7 @@ public static class DaemonConnection
     {
         string process = Environment.ProcessPath ?? "xl";
         if (Path.GetFileNameWithoutExtension(process) == "dotnet")
-            return (process, [typeof(DaemonConnection).Assembly.Location]);
+            return (process, [Path.Combine(AppContext.BaseDirectory, "xl.dll")]);
         return (process, []);
     }
 }

@@ -14,6 +14,9 @@ public struct X86Registers
     public ulong Rip, Rflags;
 
     public const int Size = 144;
+
+    /// <summary>RFLAGS.VM: virtual-8086 mode.</summary>
+    public const ulong RflagsVm = 1UL << 17;
 }
 
 /// <summary>A segment register's visible and hidden parts (layout of struct kvm_segment).</summary>

@@ -22,6 +22,7 @@ public sealed class Vcpu : IDisposable
     private Thread? _thread;
     private volatile bool _stopRequested;
     private long _runTicks;
+    private long _runStartedAt; // timestamp of the KVM_RUN in progress, 0 when not in the guest
     private readonly byte[] _debugPortLine = new byte[256];
     private int _debugPortLength;
 
@@ -49,7 +50,16 @@ public sealed class Vcpu : IDisposable
     public IVcpu Cpu => _cpu;
 
     /// <summary>Guest time this vCPU has spent running.</summary>
-    public TimeSpan CpuTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _runTicks));
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            long ticks = Interlocked.Read(ref _runTicks);
+            long started = Interlocked.Read(ref _runStartedAt);
+            if (started != 0) ticks += Math.Max(0, Stopwatch.GetTimestamp() - started);
+            return Stopwatch.GetElapsedTime(0, ticks);
+        }
+    }
 
     /// <summary>Starts the vCPU thread (VCPUOP_up, or the boot vCPU at domain start).</summary>
     public void Start()
@@ -108,9 +118,10 @@ public sealed class Vcpu : IDisposable
             while (!_stopRequested)
             {
                 long start = Stopwatch.GetTimestamp();
+                Interlocked.Exchange(ref _runStartedAt, start);
                 _cpu.Run();
+                Interlocked.Exchange(ref _runStartedAt, 0);
                 Interlocked.Add(ref _runTicks, Stopwatch.GetTimestamp() - start);
-                if (Environment.GetEnvironmentVariable("XS_TRACE") is not null) System.Console.Error.WriteLine($"exit {_cpu.Exit.Kind} port={_cpu.Exit.Port:x} rip={_cpu.Registers.Rip:x} rax={_cpu.Registers.Rax:x} msr={_cpu.Exit.MsrIndex:x}");
                 HandleExit(ref _cpu.Exit);
             }
         }

@@ -19,7 +19,10 @@ public static class HypercallDispatcher
         ref X86Registers r = ref cpu.Registers;
         ref readonly X86SpecialRegisters s = ref cpu.SpecialRegisters;
         bool is64 = s.Is64BitMode;
-        int cpl = (s.Cr0 & X86SpecialRegisters.Cr0Pe) != 0 ? s.Cs.Selector & 3 : 0;
+        // CPL: 0 in real mode, 3 in virtual-8086 mode, else CS.RPL.
+        int cpl = (s.Cr0 & X86SpecialRegisters.Cr0Pe) == 0 ? 0
+                : (r.Rflags & X86Registers.RflagsVm) != 0 ? 3
+                : s.Cs.Selector & 3;
         uint number = (uint)r.Rax;
 
         long result;

@@ -52,7 +52,7 @@ public static class XenVersionHypercall
                 return ctx.Memory.TryWrite(arg + 4, PvhFeatures) ? 0 : -XenErrno.EFAULT;
             }
             case XenVersionOp.PageSize:
-                return 4096;
+                return arg != 0 ? -XenErrno.EINVAL : 4096; // takes no argument, as on Xen
             case XenVersionOp.GuestHandle:
             {
                 Span<byte> handle = stackalloc byte[16];

@@ -78,6 +78,10 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Action r
                 {
                     await Send(JsonLine.Error(e.Message));
                 }
+                catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+                {
+                    throw; // the client went away (e.g. `xl create -c` was killed): not an error of the daemon
+                }
                 catch (Exception e)
                 {
                     Hypervisor.Log.Xen($"control: {cmd} failed: {e}");
