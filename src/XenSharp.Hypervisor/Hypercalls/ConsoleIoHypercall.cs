@@ -9,7 +9,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// </summary>
 public static class ConsoleIoHypercall
 {
-    /// <summary>Largest single write accepted at once (larger counts are written in full, chunked).</summary>
+    /// <summary>Largest count accepted in one call; larger ones get -EINVAL (a guest writes in pieces).</summary>
     public const int MaxCount = 1 << 20;
 
     public static long Handle(in HypercallContext ctx)

@@ -31,7 +31,11 @@ public static class MemoryOpHypercall
         }
     }
 
-    /// <summary>struct xen_memory_map { u32 nr_entries; handle buffer; }: fills e820 entries, sets nr_entries.</summary>
+    /// <summary>
+    /// struct xen_memory_map { u32 nr_entries; handle buffer; }: copies as many e820 entries as
+    /// the buffer holds (nr_entries on input) and sets nr_entries to the number copied, as Xen
+    /// does; -ENOSYS when the domain has no memory map.
+    /// </summary>
     private static long MemoryMap(in HypercallContext ctx)
     {
         ulong arg = ctx.A2;
@@ -39,16 +43,17 @@ public static class MemoryOpHypercall
             !ctx.TryReadLong(arg + (ulong)ctx.LongSize, out ulong buffer))
             return -XenErrno.EFAULT;
         var map = ctx.Domain.MemoryMap;
-        if (capacity < map.Count) return -XenErrno.EINVAL;
-        if (!ctx.Memory.TryGetSpan(buffer, map.Count * MemoryOp.E820EntrySize, out var dest)) return -XenErrno.EFAULT;
-        for (int i = 0; i < map.Count; i++)
+        if (map.Count == 0) return -XenErrno.ENOSYS;
+        int count = (int)Math.Min(capacity, (uint)map.Count);
+        if (!ctx.Memory.TryGetSpan(buffer, count * MemoryOp.E820EntrySize, out var dest)) return -XenErrno.EFAULT;
+        for (int i = 0; i < count; i++)
         {
             var e = dest.Slice(i * MemoryOp.E820EntrySize, MemoryOp.E820EntrySize);
             BitConverter.TryWriteBytes(e, map[i].Address);
             BitConverter.TryWriteBytes(e[8..], map[i].Size);
             BitConverter.TryWriteBytes(e[16..], map[i].Type);
         }
-        return ctx.Memory.TryWrite(arg, (uint)map.Count) ? 0 : -XenErrno.EFAULT;
+        return ctx.Memory.TryWrite(arg, (uint)count) ? 0 : -XenErrno.EFAULT;
     }
 
     /// <summary>
