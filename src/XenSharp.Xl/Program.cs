@@ -28,6 +28,8 @@ namespace XenSharp.Xl
                     "dmesg" => DmesgCommand.Run(rest),
                     "info" => InfoCommand.Run(rest),
                     "unpause" => UnpauseCommand.Run(rest),
+                    "shutdown" => ShutdownCommand.Run(rest, "poweroff"),
+                    "reboot" => ShutdownCommand.Run(rest, "reboot"),
                     "daemon" => DaemonCommand.Run(rest),
                     "daemon-stop" => DaemonCommand.Stop(rest),
                     _ => Fail($"xl: unknown command '{args[0]}' (try `xl help`)"),
@@ -59,6 +61,8 @@ namespace XenSharp.Xl
              dmesg         Read and/or clear the hypervisor's message buffer (-c clears)
              info          Get information about the Xen host
              unpause       Unpause a paused domain
+             shutdown      Issue a shutdown signal to a domain (-w waits for it)
+             reboot        Issue a reboot signal to a domain (-w waits for it)
              daemon        Run the XenSharp daemon in the foreground (xl starts it when needed)
              daemon-stop   Stop the daemon, destroying its domains
              help          Show this text

@@ -115,6 +115,31 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Action r
                 await send(JsonLine.Ok(w => w.WriteNumber("domid", d.Id)));
                 return true;
             }
+            case ControlProtocol.Shutdown:
+            {
+                var d = FindOrThrow(req);
+                string reason = req.GetString("reason") ?? "poweroff";
+                if (reason is not ("poweroff" or "reboot"))
+                    throw new ToolstackException($"shutdown: reason \"{reason}\" (accepted: poweroff, reboot)");
+                var gone = new TaskCompletionSource<DomainEnd>(TaskCreationOptions.RunContinuationsAsynchronously);
+                void OnEnded(ManagedDomain m, DomainEnd e) { if (m == d) gone.TrySetResult(e); }
+                manager.DomainEnded += OnEnded;
+                try
+                {
+                    manager.RequestShutdown(d, reason);
+                    if (req.GetBool("wait"))
+                    {
+                        var end = await gone.Task.WaitAsync(cancel);
+                        await send(JsonLine.Ok(w => { w.WriteNumber("domid", d.Id); w.WriteString("reason", end.Reason); }));
+                    }
+                    else await send(JsonLine.Ok(w => w.WriteNumber("domid", d.Id)));
+                }
+                finally
+                {
+                    manager.DomainEnded -= OnEnded;
+                }
+                return true;
+            }
             case ControlProtocol.Unpause:
             {
                 var d = FindOrThrow(req);

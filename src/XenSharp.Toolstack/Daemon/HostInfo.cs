@@ -31,6 +31,7 @@ public sealed class HostInfo(StatePaths paths)
         yield return ("cc_compiler", ".NET " + Environment.Version);
         yield return ("accelerator", hv.Accelerator.Name);
         yield return ("daemon_pid", Environment.ProcessId.ToString());
+        yield return ("xenstore_socket", paths.XenStoreSocket);
         yield return ("control_socket", paths.ControlSocket);
         yield return ("log_file", paths.LogFile);
         yield return ("uptime", ((int)(DateTime.UtcNow - hv.StartedAt).TotalSeconds).ToString());

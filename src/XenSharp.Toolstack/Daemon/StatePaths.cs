@@ -11,6 +11,8 @@ public sealed record StatePaths(string RuntimeDirectory, string LogDirectory)
     public string ControlSocket => Path.Combine(RuntimeDirectory, "control.sock");
     public string PidFile => Path.Combine(RuntimeDirectory, "xensharpd.pid");
     public string LogFile => Path.Combine(LogDirectory, "xensharpd.log");
+    /// <summary>xenstored's socket, for XENSTORED_PATH (Debian's xenstore-utils).</summary>
+    public string XenStoreSocket => Path.Combine(RuntimeDirectory, "xenstored", "socket");
 
     public static StatePaths Resolve()
     {

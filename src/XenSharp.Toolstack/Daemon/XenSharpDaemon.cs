@@ -44,7 +44,9 @@ public static class XenSharpDaemon
         using var hypervisor = new XenHypervisor(kvm);
         hypervisor.Log.LineWritten += Log;
         foreach (var line in hypervisor.Log.Read().Split('\n', StringSplitOptions.RemoveEmptyEntries)) Log(line);
-        using var manager = new DomainManager(hypervisor);
+        var xenstored = new XenSharp.XenStore.Xenstored { Log = line => Log("xenstored: " + line) };
+        using var xenstoreSocket = new XenSharp.Toolstack.XenStore.XenStoreSocketServer(xenstored, paths.XenStoreSocket);
+        using var manager = new DomainManager(hypervisor, xenstored);
         using var quit = new CancellationTokenSource();
 
         File.Delete(paths.ControlSocket);
@@ -52,7 +54,7 @@ public static class XenSharpDaemon
         listener.Bind(new UnixDomainSocketEndPoint(paths.ControlSocket));
         listener.Listen(64);
         File.WriteAllText(paths.PidFile, Environment.ProcessId + "\n");
-        Log($"xensharpd {Environment.ProcessId} listening on {paths.ControlSocket}");
+        Log($"xensharpd {Environment.ProcessId} listening on {paths.ControlSocket}; xenstored on {paths.XenStoreSocket}");
 
         var server = new ControlServer(manager, new HostInfo(paths), () => quit.Cancel());
         using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(

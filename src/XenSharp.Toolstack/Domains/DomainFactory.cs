@@ -1,6 +1,9 @@
 using XenSharp.Boot;
 using XenSharp.Boot.X86;
 using XenSharp.Devices.Console;
+using XenSharp.Devices.XenStore;
+using XenSharp.XenStore;
+using XenSharp.Toolstack.XenStore;
 using XenSharp.Guests;
 using XenSharp.Hypervisor;
 using XenSharp.Hypervisor.Domains;
@@ -17,7 +20,7 @@ namespace XenSharp.Toolstack.Domains;
 /// (type, kernel file, memory); when a later step fails, everything made so far is destroyed,
 /// so a bad config never leaves a half-built domain behind.
 /// </summary>
-public sealed class DomainFactory(XenHypervisor hypervisor)
+public sealed class DomainFactory(XenHypervisor hypervisor, Xenstored xenstored)
 {
     public ManagedDomain Create(DomainConfig config, string workingDirectory)
     {
@@ -54,6 +57,7 @@ public sealed class DomainFactory(XenHypervisor hypervisor)
             ulong maxPages = Math.Max(pages, checked((ulong)config.MaxMemMiB << 20) / X86Layout.PageSize);
             domain = hypervisor.CreateDomain(config.Name, config.Uuid ?? Guid.NewGuid(), memory, config.MaxVcpus, pages, maxPages);
             PvConsoleBackend? console = null;
+            XenStoreRingBackend? store = null;
             var build = new PvhDomainBuilder
             {
                 Kernel = kernel,
@@ -62,15 +66,27 @@ public sealed class DomainFactory(XenHypervisor hypervisor)
                 RamdiskPath = ramdiskPath,
                 CommandLine = config.Cmdline,
                 RamBytes = ramBytes,
-            }.Build(domain, consoleKick: () => console?.Drain(), storeKick: () => { });
+            }.Build(domain, consoleKick: () => console?.Drain(), storeKick: () => store?.Pump());
             console = new PvConsoleBackend(memory, build.ConsoleRing);
+            store = new XenStoreRingBackend(memory, build.StoreRing);
+            var uuid = domain.Uuid;
+            DomainXenStoreNodes.Write(xenstored, new DomainXenStoreNodes.Layout(
+                domain.Id, config.Name, uuid, ramBytes >> 10, maxPages * 4, config.Vcpus, config.MaxVcpus,
+                build.ConsoleRing >> 12, build.ConsolePort, build.StoreRing >> 12, build.StorePort));
+            store.Connect(xenstored, domain.Id);
+            xenstored.IntroduceDomain(domain.Id);
             foreach (var line in build.Kernel.Notes.Describe())
                 hypervisor.Log.Xen($"d{domain.Id}: ELF note {line}");
-            return new ManagedDomain(domain, config, console);
+            return new ManagedDomain(domain, config, console, store);
         }
         catch (Exception e)
         {
-            if (domain is not null) domain.Destroy();
+            if (domain is not null)
+            {
+                DomainXenStoreNodes.Remove(xenstored, domain.Id, domain.Uuid);
+                if (xenstored.IsDomainIntroduced(domain.Id)) xenstored.ReleaseDomain(domain.Id);
+                domain.Destroy();
+            }
             else memory.Dispose();
             if (e is BootException or GuestMemoryAllocationException)
                 throw new ToolstackException(e.Message);

@@ -2,6 +2,8 @@ using XenSharp.Abi.Hypercalls;
 using XenSharp.Hypervisor;
 using XenSharp.Hypervisor.Domains;
 using XenSharp.Toolstack.Config;
+using XenSharp.Toolstack.XenStore;
+using XenSharp.XenStore;
 
 namespace XenSharp.Toolstack.Domains;
 
@@ -23,14 +25,25 @@ public sealed class DomainManager : IDisposable
     /// <summary>Raised after a domain ended (destroyed, restarted or preserved).</summary>
     public event Action<ManagedDomain, DomainEnd>? DomainEnded;
 
-    public DomainManager(XenHypervisor hypervisor)
+    public DomainManager(XenHypervisor hypervisor, Xenstored? xenstored = null)
     {
         _hypervisor = hypervisor;
-        _factory = new DomainFactory(hypervisor);
+        Xenstored = xenstored ?? new Xenstored();
+        _factory = new DomainFactory(hypervisor, Xenstored);
         _consoleTimer = new Timer(_ => DrainConsoles(), null, 50, 50);
     }
 
     public XenHypervisor Hypervisor => _hypervisor;
+
+    /// <summary>The store every domain's ring and the xenstored socket talk to.</summary>
+    public Xenstored Xenstored { get; }
+
+    /// <summary>
+    /// `xl shutdown` / `xl reboot`: asks the guest through XenStore (control/shutdown), as
+    /// Xen's toolstack does for guests with PV drivers; the guest acts on its watch.
+    /// </summary>
+    public void RequestShutdown(ManagedDomain d, string reason) =>
+        Xenstored.Write($"{DomainXenStoreNodes.DomainPath(d.Id)}/control/shutdown", reason);
 
     /// <summary>Creates and (unless <paramref name="paused"/>) starts a domain. <paramref name="beforeStart"/> runs before its first instruction.</summary>
     public ManagedDomain Create(DomainConfig config, string workingDirectory, bool paused = false, Action<ManagedDomain>? beforeStart = null)
@@ -140,6 +153,9 @@ public sealed class DomainManager : IDisposable
         d.Domain.Stop();
         d.Console.Drain();
         d.Console.Detach();
+        d.Store.Detach();
+        DomainXenStoreNodes.Remove(Xenstored, d.Id, d.Domain.Uuid);
+        Xenstored.ReleaseDomain(d.Id);
         d.Domain.Destroy();
         d.Console.Output.Close();
         DomainEnded?.Invoke(d, d.End);
@@ -150,7 +166,10 @@ public sealed class DomainManager : IDisposable
         foreach (var d in List())
         {
             if (d.Domain.State is DomainState.Running or DomainState.Shutdown)
+            {
                 d.Console.Drain();
+                d.Store.Pump();
+            }
         }
     }
 

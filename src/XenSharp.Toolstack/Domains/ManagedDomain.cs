@@ -1,12 +1,16 @@
 using XenSharp.Devices.Console;
+using XenSharp.Devices.XenStore;
 using XenSharp.Hypervisor.Domains;
 using XenSharp.Toolstack.Config;
 
 namespace XenSharp.Toolstack.Domains;
 
 /// <summary>A domain as the toolstack keeps it: the hypervisor's domain, its config and its backends.</summary>
-public sealed class ManagedDomain(Domain domain, DomainConfig config, PvConsoleBackend console)
+public sealed class ManagedDomain(Domain domain, DomainConfig config, PvConsoleBackend console, XenStoreRingBackend store)
 {
+    /// <summary>The domain's XenStore ring, served as its xenstored connection.</summary>
+    public XenStoreRingBackend Store { get; } = store;
+
     public Domain Domain { get; } = domain;
     public DomainConfig Config { get; } = config;
     public PvConsoleBackend Console { get; } = console;
