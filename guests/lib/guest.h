@@ -106,12 +106,102 @@ int snprintf(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- XenStore client (xenstore.c) ----
+ *
+ * Talks to xenstored over the ring at HVM_PARAM_STORE_PFN, signalling
+ * HVM_PARAM_STORE_EVTCHN.  Without interrupts it polls rsp_prod, calling
+ * SCHEDOP_yield between polls.  Not reentrant: use it from one vCPU.
+ *
+ * Every call returns a negative errno on failure: the errno named by an
+ * XS_ERROR reply (-XEN_EACCES, -XEN_ENOENT, ...; unknown names give
+ * -XEN_EIO), -XEN_ETIMEDOUT when no reply came within XS_POLL_LIMIT polls,
+ * -XEN_E2BIG (without sending anything) when a request payload would
+ * exceed XENSTORE_PAYLOAD_MAX, -XEN_ENOENT when the domain has no store,
+ * and -XEN_EIO once the ring is unusable (bad indices, the server's error
+ * field, a malformed reply).  Paths may be relative to the domain's home
+ * (/local/domain/<domid>).  tx is a transaction id, XS_TX_NONE for none.
+ */
+#define XS_TX_NONE    0u
+#define XS_POLL_LIMIT 200000u     /* polls per request before -ETIMEDOUT */
+
+/* Connects to the ring (the other calls do it on first use); 0 or -errno. */
+int xs_init(void);
+/* Sends one raw request and waits for its reply; returns the reply payload
+ * length (the payload, NUL-terminated, is at xs_reply()) or -errno. */
+int xs_request(uint32_t tx, uint32_t type, const void *payload, size_t len);
+const char *xs_reply(void);
+
+/* Value of path into buf (NUL-terminated, truncated to size - 1 bytes);
+ * returns the value's full length. */
+int xs_read_tx(uint32_t tx, const char *path, char *buf, size_t size);
+int xs_write_tx(uint32_t tx, const char *path, const char *value); /* 0 */
+int xs_mkdir_tx(uint32_t tx, const char *path);                    /* 0 */
+int xs_rm_tx(uint32_t tx, const char *path);                       /* 0 */
+/* Child names (directory) or permission strings such as "b5", "r0"
+ * (get_perms), stored in buf as consecutive NUL-terminated strings with an
+ * empty string after the last; returns how many, or -XEN_E2BIG when buf is
+ * too small. */
+int xs_directory_tx(uint32_t tx, const char *path, char *buf, size_t size);
+int xs_get_perms_tx(uint32_t tx, const char *path, char *buf, size_t size);
+int xs_set_perms_tx(uint32_t tx, const char *path, const char *const *perms,
+                    unsigned int n);                               /* 0 */
+
+static inline int xs_read(const char *path, char *buf, size_t size)
+{
+    return xs_read_tx(XS_TX_NONE, path, buf, size);
+}
+static inline int xs_write(const char *path, const char *value)
+{
+    return xs_write_tx(XS_TX_NONE, path, value);
+}
+static inline int xs_mkdir(const char *path)
+{
+    return xs_mkdir_tx(XS_TX_NONE, path);
+}
+static inline int xs_rm(const char *path)
+{
+    return xs_rm_tx(XS_TX_NONE, path);
+}
+static inline int xs_directory(const char *path, char *buf, size_t size)
+{
+    return xs_directory_tx(XS_TX_NONE, path, buf, size);
+}
+static inline int xs_get_perms(const char *path, char *buf, size_t size)
+{
+    return xs_get_perms_tx(XS_TX_NONE, path, buf, size);
+}
+static inline int xs_set_perms(const char *path, const char *const *perms,
+                               unsigned int n)
+{
+    return xs_set_perms_tx(XS_TX_NONE, path, perms, n);
+}
+
+int xs_watch(const char *path, const char *token);                 /* 0 */
+int xs_unwatch(const char *path, const char *token);               /* 0 */
+int xs_transaction_start(uint32_t *tx);                            /* 0 */
+/* commit != 0 commits (-XEN_EAGAIN: conflict, retry), 0 discards. */
+int xs_transaction_end(uint32_t tx, int commit);                   /* 0 */
+/* "/local/domain/<domid>" into buf; returns its length. */
+int xs_get_domain_path(unsigned int domid, char *buf, size_t size);
+/* The next XS_WATCH_EVENT (events that came in while other replies were
+ * awaited are queued, 8 at most): copies its path and token (truncated to
+ * fit) and returns 0, or -XEN_ETIMEDOUT after max_polls empty polls. */
+int xs_wait_watch(char *path, size_t path_size, char *token, size_t token_size,
+                  unsigned long max_polls);
+unsigned int xs_pending_events(void);  /* queued watch events */
+unsigned int xs_dropped_events(void);  /* events lost to a full queue */
+unsigned int xs_stray_replies(void);   /* replies nobody waited for */
+unsigned int xs_timeouts(void);        /* requests that got -XEN_ETIMEDOUT */
+/* "EACCES" for -XEN_EACCES (or 13), "OK" for 0, "E?" if unknown. */
+const char *xs_errname(int err);
+
 /* ---- string.c ---- */
 void *memset(void *s, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 size_t strnlen(const char *s, size_t max);
+int strcmp(const char *a, const char *b);
 char *strstr(const char *hay, const char *needle);
 
 #endif

@@ -48,6 +48,15 @@ size_t strnlen(const char *s, size_t max)
     return n;
 }
 
+int strcmp(const char *a, const char *b)
+{
+    const unsigned char *pa = (const void *)a, *pb = (const void *)b;
+
+    for (; *pa && *pa == *pb; pa++, pb++)
+        ;
+    return *pa - *pb;
+}
+
 char *strstr(const char *hay, const char *needle)
 {
     size_t n = strlen(needle);

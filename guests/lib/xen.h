@@ -17,11 +17,25 @@
 #define HC_event_channel_op 32
 #define HC_hvm_op           34
 
-/* Error numbers (returned negated). */
-#define XEN_ENOENT  2
-#define XEN_EFAULT 14
-#define XEN_EINVAL 22
-#define XEN_ENOSYS 38
+/* Error numbers (returned negated); Xen and XenStore use these values. */
+#define XEN_EPERM        1
+#define XEN_ENOENT       2
+#define XEN_EIO          5
+#define XEN_E2BIG        7
+#define XEN_EAGAIN      11
+#define XEN_ENOMEM      12
+#define XEN_EACCES      13
+#define XEN_EFAULT      14
+#define XEN_EBUSY       16
+#define XEN_EEXIST      17
+#define XEN_EISDIR      21
+#define XEN_EINVAL      22
+#define XEN_ENOSPC      28
+#define XEN_EROFS       30
+#define XEN_ENOSYS      38
+#define XEN_ENOTEMPTY   39
+#define XEN_EISCONN    106
+#define XEN_ETIMEDOUT  110
 
 #define DOMID_SELF 0x7FF0u
 #define DOMID_FIRST_RESERVED 0x7FF0u
@@ -184,6 +198,39 @@ struct xencons_interface {
     uint32_t out_cons, out_prod;
 };
 
+/* XenStore shared ring page (io/xs_wire.h) and its message header. */
+#define XENSTORE_RING_SIZE   1024
+#define XENSTORE_PAYLOAD_MAX 4096
+
+struct xenstore_domain_interface {
+    char req[XENSTORE_RING_SIZE];   /* guest -> xenstored */
+    char rsp[XENSTORE_RING_SIZE];   /* xenstored -> guest: replies, watch events */
+    uint32_t req_cons, req_prod;
+    uint32_t rsp_cons, rsp_prod;
+    uint32_t server_features;
+    uint32_t connection;
+    uint32_t error;
+};
+
+#define XENSTORE_SERVER_FEATURE_RECONNECTION 1u
+#define XENSTORE_SERVER_FEATURE_ERROR        2u
+#define XENSTORE_CONNECTED 0
+#define XENSTORE_RECONNECT 1
+
+struct xsd_sockmsg {
+    uint32_t type;     /* XS_* */
+    uint32_t req_id;   /* echoed in the reply */
+    uint32_t tx_id;    /* transaction, 0 for none */
+    uint32_t len;      /* payload bytes that follow */
+};
+
+enum xsd_sockmsg_type {
+    XS_CONTROL, XS_DIRECTORY, XS_READ, XS_GET_PERMS, XS_WATCH, XS_UNWATCH,
+    XS_TRANSACTION_START, XS_TRANSACTION_END, XS_INTRODUCE, XS_RELEASE,
+    XS_GET_DOMAIN_PATH, XS_WRITE, XS_MKDIR, XS_RM, XS_SET_PERMS,
+    XS_WATCH_EVENT, XS_ERROR,
+};
+
 /* PVH start of day structure, passed in %ebx. */
 #define XEN_HVM_START_MAGIC_VALUE 0x336ec578u
 
@@ -224,6 +271,16 @@ XEN_ABI_OFF(struct vcpu_hvm_x86_32, cs_ar, 104);
 XEN_ABI_SIZE(struct vcpu_hvm_x86_32, 120);
 XEN_ABI_OFF(struct vcpu_hvm_context, cpu_regs, 8);
 XEN_ABI_OFF(struct xencons_interface, out_prod, 3084);
+XEN_ABI_OFF(struct xenstore_domain_interface, req_cons, 2048);
+XEN_ABI_OFF(struct xenstore_domain_interface, req_prod, 2052);
+XEN_ABI_OFF(struct xenstore_domain_interface, rsp_cons, 2056);
+XEN_ABI_OFF(struct xenstore_domain_interface, rsp_prod, 2060);
+XEN_ABI_OFF(struct xenstore_domain_interface, server_features, 2064);
+XEN_ABI_OFF(struct xenstore_domain_interface, connection, 2068);
+XEN_ABI_OFF(struct xenstore_domain_interface, error, 2072);
+XEN_ABI_SIZE(struct xsd_sockmsg, 16);
+_Static_assert(XS_WATCH_EVENT == 15 && XS_ERROR == 16 && XS_SET_PERMS == 14,
+               "xsd_sockmsg_type values");
 XEN_ABI_OFF(struct hvm_start_info, memmap_paddr, 40);
 XEN_ABI_SIZE(struct hvm_start_info, 56);
 XEN_ABI_SIZE(struct hvm_memmap_table_entry, 24);

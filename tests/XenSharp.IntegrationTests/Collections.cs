@@ -20,3 +20,6 @@ public sealed class BadInputCollection : ICollectionFixture<XenSharpHost> { publ
 
 [CollectionDefinition(Name)]
 public sealed class HostCollection : ICollectionFixture<XenSharpHost> { public const string Name = "host commands"; }
+
+[CollectionDefinition(Name)]
+public sealed class XenStoreGuestCollection : ICollectionFixture<XenSharpHost> { public const string Name = "xenstore guest"; }
