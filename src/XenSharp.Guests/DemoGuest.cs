@@ -12,7 +12,8 @@ namespace XenSharp.Guests;
 /// the demo needs no external toolchain. It does what any Xen guest does first:
 /// finds Xen through CPUID (signature scan from 0x40000000), asks for the hypercall page
 /// through the MSR CPUID names, asks xen_version for the version and extraversion, learns
-/// its domain id from the HVM CPUID leaf, then writes
+/// its domain id from XenStore (the "domid" node, read through its store ring; the HVM CPUID
+/// leaf's value is the fallback), then writes
 /// <c>XenSharp demo: hello from domain N, running on Xen X.Y.extra</c>
 /// to the PV console ring (HVM_PARAM_CONSOLE_PFN/EVTCHN, then EVTCHNOP_send) and to
 /// console_io (the hypervisor log), and powers off with SCHEDOP_shutdown.
@@ -29,6 +30,10 @@ public static class DemoGuest
     private const uint Version = Scratch + 0x308;
     private const uint Ring = Scratch + 0x30C;
     private const uint Port = Scratch + 0x310;
+    private const uint StoreRing = Scratch + 0x314;
+    private const uint StorePort = Scratch + 0x318;
+    private const uint RequestBuffer = Scratch + 0x400;   // xsd_sockmsg + "domid\0"
+    private const uint ReplyBuffer = Scratch + 0x500;     // xsd_sockmsg + value
     private const uint StackTop = 0x103000;
     private const uint HypercallPage = 0x103000;
     private const uint ImageEnd = 0x104000;
@@ -59,6 +64,160 @@ public static class DemoGuest
     }
 
     private static ulong Hypercall(HypercallNumber n) => HypercallPage + (uint)n * 32;
+
+    /// <summary>
+    /// Replaces the CPUID domain id with the one XenStore holds at the relative path "domid":
+    /// writes an XS_READ request into the store ring (HVM_PARAM_STORE_PFN), kicks the store
+    /// event channel, and polls for the reply, yielding between polls. Any failure (no reply
+    /// within the poll budget, an error reply, a value too long) keeps the CPUID value.
+    /// </summary>
+    private static void ReadDomainIdFromXenStore(Assembler a)
+    {
+        const int reqProd = XenStoreDomainInterface.ReqProdOffset, rspCons = XenStoreDomainInterface.RspConsOffset;
+        const int rspProd = XenStoreDomainInterface.RspProdOffset, rsp = XenStoreDomainInterface.RspOffset;
+        const uint mask = XenStoreDomainInterface.RingSize - 1;
+        var done = a.CreateLabel();
+        var copyIn = a.CreateLabel();
+        var pollHeader = a.CreateLabel();
+        var haveHeader = a.CreateLabel();
+        var pollBody = a.CreateLabel();
+        var haveBody = a.CreateLabel();
+        var copyOut = a.CreateLabel();
+        var parse = a.CreateLabel();
+
+        foreach (var (param, dest) in new[] { (HvmParam.StorePfn, StoreRing), (HvmParam.StoreEvtchn, StorePort) })
+        {
+            a.mov(__word_ptr[ParamBlock], DomId.Self);
+            a.mov(__dword_ptr[ParamBlock + 4], param);
+            a.mov(ebx, HvmOp.GetParam);
+            a.mov(ecx, ParamBlock);
+            a.call(Hypercall(HypercallNumber.HvmOp));
+            a.test(eax, eax);
+            a.jnz(done);
+            a.mov(eax, __dword_ptr[ParamBlock + 8]);
+            if (dest == StoreRing) a.shl(eax, 12);
+            a.mov(__dword_ptr[dest], eax);
+        }
+
+        // The request: struct xsd_sockmsg { type = XS_READ (2), req_id = 1, tx_id = 0, len = 6 } "domid\0".
+        a.mov(__dword_ptr[RequestBuffer], 2u);
+        a.mov(__dword_ptr[RequestBuffer + 4], 1u);
+        a.mov(__dword_ptr[RequestBuffer + 8], 0u);
+        a.mov(__dword_ptr[RequestBuffer + 12], 6u);
+        a.mov(__dword_ptr[RequestBuffer + 16], 0x696d6f64u); // "domi"
+        a.mov(__word_ptr[RequestBuffer + 20], 0x0064);       // "d\0"
+        a.mov(ebx, __dword_ptr[StoreRing]);
+        a.mov(edx, __dword_ptr[ebx + reqProd]);
+        a.mov(esi, RequestBuffer);
+        a.mov(ecx, 22u);
+        a.Label(ref copyIn);
+        a.lodsb();
+        a.mov(edi, edx);
+        a.and(edi, mask);
+        a.mov(__byte_ptr[ebx + edi], al);
+        a.inc(edx);
+        a.dec(ecx);
+        a.jnz(copyIn);
+        a.mov(__dword_ptr[ebx + reqProd], edx);
+        NotifyStore(a);
+
+        // Wait for a 16-byte header, then for its payload.
+        a.mov(ebp, 100000u);
+        a.Label(ref pollHeader);
+        a.mov(ebx, __dword_ptr[StoreRing]);
+        a.mov(eax, __dword_ptr[ebx + rspProd]);
+        a.sub(eax, __dword_ptr[ebx + rspCons]);
+        a.cmp(eax, 16);
+        a.jae(haveHeader);
+        Yield(a);
+        a.dec(ebp);
+        a.jnz(pollHeader);
+        a.jmp(done);
+        a.Label(ref haveHeader);
+        a.mov(esi, __dword_ptr[ebx + rspCons]);
+        a.mov(edi, ReplyBuffer);
+        a.mov(ecx, 16u);
+        a.call(copyOut);
+        a.mov(ecx, __dword_ptr[ReplyBuffer + 12]);
+        a.cmp(ecx, 10);                      // a domain id has at most 5 digits
+        a.ja(done);
+        a.Label(ref pollBody);
+        a.mov(ebx, __dword_ptr[StoreRing]);
+        a.mov(eax, __dword_ptr[ebx + rspProd]);
+        a.sub(eax, __dword_ptr[ebx + rspCons]);
+        a.mov(ecx, __dword_ptr[ReplyBuffer + 12]);
+        a.add(ecx, 16);
+        a.cmp(eax, ecx);
+        a.jae(haveBody);
+        Yield(a);
+        a.dec(ebp);
+        a.jnz(pollBody);
+        a.jmp(done);
+        a.Label(ref haveBody);
+        a.mov(esi, __dword_ptr[ebx + rspCons]);
+        a.add(esi, 16);
+        a.mov(edi, ReplyBuffer + 16);
+        a.mov(ecx, __dword_ptr[ReplyBuffer + 12]);
+        a.test(ecx, ecx);
+        a.jz(done);
+        a.call(copyOut);
+        a.mov(eax, __dword_ptr[ReplyBuffer + 12]);
+        a.add(eax, 16);
+        a.add(__dword_ptr[ebx + rspCons], eax); // consume the reply
+        NotifyStore(a);
+        a.cmp(__dword_ptr[ReplyBuffer], 2u);    // XS_READ, not XS_ERROR
+        a.jne(done);
+
+        // Parse the decimal value.
+        a.xor(eax, eax);
+        a.mov(esi, ReplyBuffer + 16);
+        a.mov(ecx, __dword_ptr[ReplyBuffer + 12]);
+        a.Label(ref parse);
+        a.movzx(edx, __byte_ptr[esi]);
+        a.sub(edx, (byte)'0');
+        a.cmp(edx, 9);
+        a.ja(done);                             // not a digit: keep the CPUID value
+        a.imul(eax, eax, 10);
+        a.add(eax, edx);
+        a.inc(esi);
+        a.dec(ecx);
+        a.jnz(parse);
+        a.mov(__dword_ptr[DomainId], eax);
+        a.jmp(done);
+
+        // copyOut: ecx bytes from rsp[] at ring index esi to edi (ebx = ring).
+        a.Label(ref copyOut);
+        a.mov(edx, esi);
+        a.and(edx, mask);
+        a.mov(al, __byte_ptr[ebx + edx + rsp]);
+        a.stosb();
+        a.inc(esi);
+        a.dec(ecx);
+        a.jnz(copyOut);
+        a.ret();
+
+        a.Label(ref done);
+    }
+
+    private static void NotifyStore(Assembler a)
+    {
+        a.push(ebx);
+        a.mov(eax, __dword_ptr[StorePort]);
+        a.mov(__dword_ptr[Argument], eax);
+        a.mov(ebx, EventChannelOp.Send);
+        a.mov(ecx, Argument);
+        a.call(Hypercall(HypercallNumber.EventChannelOp));
+        a.pop(ebx);
+    }
+
+    private static void Yield(Assembler a)
+    {
+        a.push(ebx);
+        a.mov(ebx, SchedOp.Yield);
+        a.xor(ecx, ecx);
+        a.call(Hypercall(HypercallNumber.SchedOp));
+        a.pop(ebx);
+    }
 
     private static byte[] Assemble()
     {
@@ -114,6 +273,8 @@ public static class DemoGuest
         a.mov(ebx, XenVersionOp.ExtraVersion);
         a.mov(ecx, ExtraVersion);
         a.call(Hypercall(HypercallNumber.XenVersion));
+
+        ReadDomainIdFromXenStore(a);
 
         // Compose the line.
         a.mov(edi, LineBuffer);

@@ -52,4 +52,31 @@ public sealed class XenStoreGuestTests(XenSharpHost host) : XlTestBase(host)
         Host.Xl("destroy", "xst-reboot").AssertSuccess();
         Host.AssertOnlyDomain0();
     }
+
+    [Fact]
+    public void Demo_TakesItsDomainIdFromXenStore()
+    {
+        string xenstoreWrite = XenStoreTool("xenstore-write");
+        string demo = File.ReadAllText(XenSharpHost.DemoConfig);
+        string cfg = Host.WriteConfig("demo-xs", Regex.Replace(demo, @"^name\s*=.*$", "name = \"demo-xs\"", RegexOptions.Multiline));
+        Host.Xl("create", "-p", cfg).AssertSuccess();
+        int id = Host.List().Single(d => d.Name == "demo-xs").Id;
+
+        // The toolstack wrote the real id; replace it so the line shows where the guest looked.
+        string socket = Host.Xl("info").AssertSuccess().StdoutLines.Single(l => l.StartsWith("xenstore_socket")).Split(": ", 2)[1];
+        var psi = new System.Diagnostics.ProcessStartInfo(xenstoreWrite, [$"/local/domain/{id}/domid", "4242"]);
+        psi.Environment["XENSTORED_PATH"] = socket;
+        using (var p = System.Diagnostics.Process.Start(psi)!) { p.WaitForExit(); Assert.Equal(0, p.ExitCode); }
+
+        Host.Xl("unpause", "demo-xs").AssertSuccess();
+        XenSharpHost.WaitUntil(() => Host.List().All(d => d.Name != "demo-xs"), XenSharpHost.DefaultTimeout, "the demo to power off");
+        Assert.Contains($"(d{id}) XenSharp demo: hello from domain 4242, running on Xen", Host.Xl("dmesg").Stdout);
+    }
+
+    private static string XenStoreTool(string name)
+    {
+        string? found = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+        Assert.True(found is not null, $"{name} is not installed (./run-tests installs Debian's xenstore-utils)");
+        return found!;
+    }
 }
