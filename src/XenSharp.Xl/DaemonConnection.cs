@@ -25,6 +25,14 @@ public static class DaemonConnection
         {
             throw new XlUsageException("xl: " + e.Message);
         }
+        try
+        {
+            DaemonParameters.Load(paths.ParametersFile);
+        }
+        catch (XenSharp.Toolstack.Config.XlConfigException e)
+        {
+            throw new XlUsageException("xl: the XenSharp daemon cannot start: " + e.Message);
+        }
         StartDaemon(paths);
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(30))

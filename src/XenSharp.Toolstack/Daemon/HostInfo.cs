@@ -5,7 +5,7 @@ using XenSharp.Toolstack.Host;
 namespace XenSharp.Toolstack.Daemon;
 
 /// <summary>What `xl info` reports about the host and the hypervisor, in xl's field names.</summary>
-public sealed class HostInfo(StatePaths paths)
+public sealed class HostInfo(StatePaths paths, XenSharp.XenStore.Xenstored xenstored)
 {
     public IEnumerable<(string Key, string Value)> Describe(XenHypervisor hv)
     {
@@ -32,6 +32,8 @@ public sealed class HostInfo(StatePaths paths)
         yield return ("accelerator", hv.Accelerator.Name);
         yield return ("daemon_pid", Environment.ProcessId.ToString());
         yield return ("xenstore_socket", paths.XenStoreSocket);
+        yield return ("xenstore_quota", DaemonParameters.Describe(xenstored.Quotas));
+        yield return ("parameters_file", paths.ParametersFile);
         yield return ("control_socket", paths.ControlSocket);
         yield return ("log_file", paths.LogFile);
         yield return ("uptime", ((int)(DateTime.UtcNow - hv.StartedAt).TotalSeconds).ToString());

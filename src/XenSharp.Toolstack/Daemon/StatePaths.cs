@@ -1,13 +1,17 @@
 namespace XenSharp.Toolstack.Daemon;
 
 /// <summary>
-/// Where the daemon keeps its control socket, pid file and log:
-/// XENSHARP_STATE_DIR when set (everything in it); as root, /run/xensharp and
-/// /var/log/xensharp like a system service; otherwise $XDG_RUNTIME_DIR/xensharp (or
-/// /tmp/xensharp-UID) and $XDG_STATE_HOME/xensharp (or ~/.local/state/xensharp).
+/// Where the daemon keeps its control socket, pid file, log and parameters file:
+/// XENSHARP_STATE_DIR when set (everything in it); as root, /run/xensharp, /var/log/xensharp
+/// and /etc/xensharp like a system service; otherwise $XDG_RUNTIME_DIR/xensharp (or
+/// /tmp/xensharp-UID), $XDG_STATE_HOME/xensharp (or ~/.local/state/xensharp) and
+/// $XDG_CONFIG_HOME/xensharp (or ~/.config/xensharp).
 /// </summary>
-public sealed record StatePaths(string RuntimeDirectory, string LogDirectory)
+public sealed record StatePaths(string RuntimeDirectory, string LogDirectory, string ConfigDirectory)
 {
+    /// <summary>The daemon's parameters file (see <see cref="DaemonParameters"/>).</summary>
+    public string ParametersFile => Path.Combine(ConfigDirectory, "xensharpd.conf");
+
     public string ControlSocket => Path.Combine(RuntimeDirectory, "control.sock");
     public string PidFile => Path.Combine(RuntimeDirectory, "xensharpd.pid");
     public string LogFile => Path.Combine(LogDirectory, "xensharpd.log");
@@ -20,10 +24,10 @@ public sealed record StatePaths(string RuntimeDirectory, string LogDirectory)
         if (!string.IsNullOrEmpty(explicitDir))
         {
             string full = Path.GetFullPath(explicitDir);
-            return new StatePaths(full, full);
+            return new StatePaths(full, full, full);
         }
         if (Environment.UserName == "root" || GetEuid() == 0)
-            return new StatePaths("/run/xensharp", "/var/log/xensharp");
+            return new StatePaths("/run/xensharp", "/var/log/xensharp", "/etc/xensharp");
 
         string runtime = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } xdg
             ? Path.Combine(xdg, "xensharp")
@@ -31,7 +35,10 @@ public sealed record StatePaths(string RuntimeDirectory, string LogDirectory)
         string state = Environment.GetEnvironmentVariable("XDG_STATE_HOME") is { Length: > 0 } xs
             ? Path.Combine(xs, "xensharp")
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "state", "xensharp");
-        return new StatePaths(runtime, state);
+        string config = Environment.GetEnvironmentVariable("XDG_CONFIG_HOME") is { Length: > 0 } xc
+            ? Path.Combine(xc, "xensharp")
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config", "xensharp");
+        return new StatePaths(runtime, state, config);
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "geteuid")]

@@ -29,6 +29,18 @@ public static class XenSharpDaemon
             return 1;
         }
 
+        DaemonParameters parameters;
+        try
+        {
+            parameters = DaemonParameters.Load(paths.ParametersFile);
+        }
+        catch (XenSharp.Toolstack.Config.XlConfigException e)
+        {
+            Log(e.Message);
+            System.Console.Error.WriteLine(e.Message);
+            return 1;
+        }
+
         KvmAccelerator kvm;
         try
         {
@@ -44,7 +56,7 @@ public static class XenSharpDaemon
         using var hypervisor = new XenHypervisor(kvm);
         hypervisor.Log.LineWritten += Log;
         foreach (var line in hypervisor.Log.Read().Split('\n', StringSplitOptions.RemoveEmptyEntries)) Log(line);
-        var xenstored = new XenSharp.XenStore.Xenstored { Log = line => Log("xenstored: " + line) };
+        var xenstored = new XenSharp.XenStore.Xenstored(parameters.XenStoreQuotas) { Log = line => Log("xenstored: " + line) };
         using var xenstoreSocket = new XenSharp.Toolstack.XenStore.XenStoreSocketServer(xenstored, paths.XenStoreSocket);
         using var manager = new DomainManager(hypervisor, xenstored);
         using var quit = new CancellationTokenSource();
@@ -56,7 +68,7 @@ public static class XenSharpDaemon
         File.WriteAllText(paths.PidFile, Environment.ProcessId + "\n");
         Log($"xensharpd {Environment.ProcessId} listening on {paths.ControlSocket}; xenstored on {paths.XenStoreSocket}");
 
-        var server = new ControlServer(manager, new HostInfo(paths), () => quit.Cancel());
+        var server = new ControlServer(manager, new HostInfo(paths, xenstored), () => quit.Cancel());
         using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
             System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; quit.Cancel(); });
         server.ServeAsync(listener, quit.Token).GetAwaiter().GetResult();
