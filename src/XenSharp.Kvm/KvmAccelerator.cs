@@ -19,13 +19,14 @@ public sealed unsafe class KvmAccelerator : IAccelerator, IDisposable
     public ReadOnlySpan<CpuidEntry> SupportedCpuid => _supportedCpuid;
     internal int VcpuMmapSize { get; }
     internal bool HasSyncRegs { get; }
+    internal bool HasSyncEvents { get; }
     internal bool HasEmulationFailureExit { get; }
     /// <summary>Whether the host kernel implements Xen hypercalls itself (KVM_CAP_XEN_HVM).</summary>
     public bool HasXenHvm { get; }
 
-    private KvmAccelerator(int fd, CpuidEntry[] cpuid, int mmapSize, bool syncRegs, bool emuFail, bool xenHvm)
+    private KvmAccelerator(int fd, CpuidEntry[] cpuid, int mmapSize, bool syncRegs, bool syncEvents, bool emuFail, bool xenHvm)
     {
-        _kvmFd = fd; _supportedCpuid = cpuid; VcpuMmapSize = mmapSize; HasSyncRegs = syncRegs;
+        _kvmFd = fd; _supportedCpuid = cpuid; VcpuMmapSize = mmapSize; HasSyncRegs = syncRegs; HasSyncEvents = syncEvents;
         HasEmulationFailureExit = emuFail; HasXenHvm = xenHvm;
     }
 
@@ -55,10 +56,12 @@ public sealed unsafe class KvmAccelerator : IAccelerator, IDisposable
             int mmapSize = LibC.ioctl(fd, KvmApi.GetVcpuMmapSize, 0);
             if (mmapSize <= 0)
                 throw new KvmUnavailableException($"{path}: KVM_GET_VCPU_MMAP_SIZE failed: {Marshal.GetLastPInvokeErrorMessage()}");
-            bool sync = (LibC.ioctl(fd, KvmApi.CheckExtension, KvmApi.CapSyncRegs) & 3) == 3;
+            int syncMask = LibC.ioctl(fd, KvmApi.CheckExtension, KvmApi.CapSyncRegs);
+            bool sync = (syncMask & 3) == 3;
+            bool syncEvents = sync && (syncMask & 4) != 0;
             bool emuFail = LibC.ioctl(fd, KvmApi.CheckExtension, KvmApi.CapExitOnEmulationFailure) > 0;
             bool xenHvm = LibC.ioctl(fd, KvmApi.CheckExtension, KvmApi.CapXenHvm) > 0;
-            return new KvmAccelerator(fd, ReadSupportedCpuid(fd), mmapSize, sync, emuFail, xenHvm);
+            return new KvmAccelerator(fd, ReadSupportedCpuid(fd), mmapSize, sync, syncEvents, emuFail, xenHvm);
         }
         catch
         {

@@ -18,9 +18,12 @@ internal sealed unsafe class KvmVcpu : IVcpu
     private readonly int _fd;
     private readonly byte* _run;
     private readonly bool _sync;
+    private readonly bool _syncEvents;
     private VcpuExit _exit;
     private X86Registers _regsFallback;
     private X86SpecialRegisters _sregsFallback;
+    private X86VcpuEvents _eventsFallback;
+    private int _queuedVector = -1;
     private volatile int _threadId;
     private volatile bool _kickPending;
     private int _disposed;
@@ -30,6 +33,7 @@ internal sealed unsafe class KvmVcpu : IVcpu
         _kvm = kvm;
         _fd = fd;
         _sync = kvm.HasSyncRegs;
+        _syncEvents = kvm.HasSyncEvents;
         void* run = LibC.mmap(null, (nuint)kvm.VcpuMmapSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, 0);
         if (run == (void*)-1)
             throw new KvmUnavailableException($"mmap of kvm_run failed: {Marshal.GetLastPInvokeErrorMessage()}");
@@ -38,6 +42,7 @@ internal sealed unsafe class KvmVcpu : IVcpu
         // Start with the vCPU's reset state in the copies we hand out.
         Ioctl(KvmApi.GetRegs, ref Registers, "KVM_GET_REGS");
         Ioctl(KvmApi.GetSregs, ref Unsafe.AsRef(in SpecialRegisters), "KVM_GET_SREGS");
+        Ioctl(KvmApi.GetVcpuEvents, ref Unsafe.AsRef(in Events), "KVM_GET_VCPU_EVENTS");
         KickSignal.EnsureInstalled();
     }
 
@@ -65,6 +70,65 @@ internal sealed unsafe class KvmVcpu : IVcpu
 
     public ref readonly X86SpecialRegisters SpecialRegisters =>
         ref _sync ? ref Unsafe.AsRef<X86SpecialRegisters>(_run + KvmApi.RunSyncSregs) : ref _sregsFallback;
+
+    public ref readonly X86VcpuEvents Events =>
+        ref _syncEvents ? ref Unsafe.AsRef<X86VcpuEvents>(_run + KvmApi.RunSyncEvents) : ref _eventsFallback;
+
+    public void SetEvents(in X86VcpuEvents events)
+    {
+        if (_syncEvents)
+        {
+            Unsafe.AsRef<X86VcpuEvents>(_run + KvmApi.RunSyncEvents) = events;
+            *(ulong*)(_run + KvmApi.RunDirtyRegs) |= KvmApi.SyncX86Events;
+        }
+        else
+        {
+            _eventsFallback = events;
+            Ioctl(KvmApi.SetVcpuEvents, ref _eventsFallback, "KVM_SET_VCPU_EVENTS");
+        }
+    }
+
+    public void InjectException(byte vector, uint? errorCode)
+    {
+        var e = Events;
+        e.ExceptionInjected = 1;
+        e.ExceptionPending = 0;
+        e.ExceptionNumber = vector;
+        e.ExceptionHasErrorCode = errorCode.HasValue ? (byte)1 : (byte)0;
+        e.ExceptionErrorCode = errorCode ?? 0;
+        e.Flags = 0;
+        SetEvents(e);
+    }
+
+    public void QueueInterrupt(byte vector) => _queuedVector = vector;
+
+    public bool InterruptQueued => _queuedVector >= 0;
+
+    public void CancelQueuedInterrupt() => _queuedVector = -1;
+
+    /// <summary>
+    /// Injects the queued interrupt when the guest can take it (as of the last exit: IF set and
+    /// KVM ready), else asks KVM for an exit as soon as it can (request_interrupt_window).
+    /// </summary>
+    private void InjectQueuedInterrupt()
+    {
+        if (_queuedVector < 0)
+        {
+            _run[KvmApi.RunRequestInterruptWindow] = 0;
+            return;
+        }
+        if (_run[KvmApi.RunReadyForInterruptInjection] != 0 && _run[KvmApi.RunIfFlag] != 0)
+        {
+            uint vector = (uint)_queuedVector;
+            if (LibC.ioctl(_fd, KvmApi.Interrupt, (nint)(&vector)) == 0)
+            {
+                _queuedVector = -1;
+                _run[KvmApi.RunRequestInterruptWindow] = 0;
+                return;
+            }
+        }
+        _run[KvmApi.RunRequestInterruptWindow] = 1;
+    }
 
     public void MarkRegistersDirty()
     {
@@ -104,7 +168,7 @@ internal sealed unsafe class KvmVcpu : IVcpu
     public void Run()
     {
         if (_threadId == 0) _threadId = LibC.gettid();
-        if (_sync) *(ulong*)(_run + KvmApi.RunValidRegs) = KvmApi.SyncX86Regs | KvmApi.SyncX86Sregs;
+        if (_sync) *(ulong*)(_run + KvmApi.RunValidRegs) = KvmApi.SyncX86Regs | KvmApi.SyncX86Sregs | (_syncEvents ? KvmApi.SyncX86Events : 0);
         if (_kickPending)
         {
             _kickPending = false;
@@ -112,6 +176,7 @@ internal sealed unsafe class KvmVcpu : IVcpu
             return;
         }
 
+        InjectQueuedInterrupt();
         int rc = LibC.ioctl(_fd, KvmApi.Run, 0);
         _run[KvmApi.RunImmediateExit] = 0;
         if (rc < 0)
@@ -134,10 +199,14 @@ internal sealed unsafe class KvmVcpu : IVcpu
 
     private void RefreshFallbackRegisters()
     {
+        if (!_syncEvents && _needEvents) Ioctl(KvmApi.GetVcpuEvents, ref _eventsFallback, "KVM_GET_VCPU_EVENTS");
         if (_sync) return;
         Ioctl(KvmApi.GetRegs, ref _regsFallback, "KVM_GET_REGS");
         Ioctl(KvmApi.GetSregs, ref _sregsFallback, "KVM_GET_SREGS");
     }
+
+    /// <summary>Without sync'd events, they are read by ioctl only after exits that need them.</summary>
+    private bool _needEvents => *(uint*)(_run + KvmApi.RunExitReason) == KvmApi.ExitInternalError;
 
     private void DecodeExit()
     {

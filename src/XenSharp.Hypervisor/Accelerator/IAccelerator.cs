@@ -64,4 +64,26 @@ public interface IVcpu : IDisposable
 
     /// <summary>Makes a Run in progress (or the next one) return promptly with Interrupted. Thread-safe.</summary>
     void Kick();
+
+    /// <summary>
+    /// Delivers external interrupt <paramref name="vector"/> through the guest's IDT as soon as
+    /// the guest can take it (IF set, no interrupt shadow); until then the vCPU asks to exit
+    /// when it can. Called from the vCPU's own thread before Run.
+    /// </summary>
+    void QueueInterrupt(byte vector);
+
+    /// <summary>Whether an interrupt queued with QueueInterrupt is still waiting to be injected.</summary>
+    bool InterruptQueued { get; }
+
+    /// <summary>Drops a queued interrupt that has not been injected yet (its cause went away).</summary>
+    void CancelQueuedInterrupt();
+
+    /// <summary>Injects exception <paramref name="vector"/> (with an error code when given) at the next Run.</summary>
+    void InjectException(byte vector, uint? errorCode);
+
+    /// <summary>The vCPU's event state as of the last exit; writable with SetEvents.</summary>
+    ref readonly X86VcpuEvents Events { get; }
+
+    /// <summary>Replaces the event state (takes effect at the next Run).</summary>
+    void SetEvents(in X86VcpuEvents events);
 }

@@ -45,6 +45,23 @@ public sealed class Domain : IDisposable
 
     public EventChannelTable EventChannels { get; } = new();
 
+    /// <summary>
+    /// Whether shared_info uses the 32-bit layout (xen_ulong_t of 32 bits). Latched, as Xen
+    /// does for HVM guests, from the guest's mode when it places shared_info or sets its
+    /// event callback.
+    /// </summary>
+    public bool SharedInfoIs32Bit { get; set; } = true;
+
+    /// <summary>HVM_PARAM_CALLBACK_IRQ's vector when it is of the vector type (2 in bits 63:56), else null.</summary>
+    public byte? CallbackVector
+    {
+        get
+        {
+            ulong v = _hvmParams[Abi.Hypercalls.HvmParam.CallbackIrq];
+            return (v >> 56) == 2 ? (byte)v : null;
+        }
+    }
+
     /// <summary>console_io and port 0xE9 output, collected into "(dN)" lines of the hypervisor log.</summary>
     public GuestConsoleLineBuffer ConsoleIo { get; }
 

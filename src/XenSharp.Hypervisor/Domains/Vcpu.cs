@@ -33,6 +33,40 @@ public sealed class Vcpu : IDisposable
     /// <summary>Guest-physical address of this vCPU's vcpu_info (VCPUOP_register_vcpu_info), 0 if none.</summary>
     public ulong VcpuInfoAddress { get; set; }
 
+    /// <summary>The vector of HVMOP_set_evtchn_upcall_vector for this vCPU, if set (takes precedence over the domain's callback).</summary>
+    public byte? UpcallVector { get; set; }
+
+    /// <summary>Where this vCPU's vcpu_info is: the registered area, else its shared_info slot, else 0.</summary>
+    public ulong VcpuInfoGuestAddress =>
+        VcpuInfoAddress != 0 ? VcpuInfoAddress
+        : Domain.SharedInfoAddress != 0 && Index < Hypercalls.SharedInfoPage.MaxLegacyVcpus
+            ? Domain.SharedInfoAddress + (ulong)(Index * Hypercalls.SharedInfoPage.VcpuInfoSize) : 0;
+
+    /// <summary>An event became pending for this vCPU: wake it if blocked, and make a running one look.</summary>
+    public void NotifyEvent()
+    {
+        _wake.Set();
+        _cpu.Kick();
+    }
+
+    /// <summary>
+    /// Before entering the guest: while vcpu_info says an upcall is pending and the guest set a
+    /// callback vector, keep that vector queued for injection (level-like, as Xen re-asserts
+    /// the callback while evtchn_upcall_pending is set); drop it if the guest cleared the flag
+    /// before it could be injected.
+    /// </summary>
+    private void UpdateUpcall()
+    {
+        byte? vector = UpcallVector ?? Domain.CallbackVector;
+        if (vector is null) return;
+        bool pending = Events.TwoLevelEventChannels.UpcallPending(this);
+        if (pending && !_cpu.InterruptQueued) _cpu.QueueInterrupt(vector.Value);
+        else if (!pending && _cpu.InterruptQueued) _cpu.CancelQueuedInterrupt();
+    }
+
+    private bool HasPendingUpcall() =>
+        (UpcallVector ?? Domain.CallbackVector) is not null && Events.TwoLevelEventChannels.UpcallPending(this);
+
     /// <summary>State to load at the next bring-up (builder or VCPUOP_initialise).</summary>
     public InitialVcpuState? PendingInitialState { get; set; }
 
@@ -96,6 +130,7 @@ public sealed class Vcpu : IDisposable
     /// <summary>Blocks this vCPU's thread until woken or stopped (HLT, SCHEDOP_block).</summary>
     internal void Block()
     {
+        if (HasPendingUpcall() && (_cpu.Registers.Rflags & (1 << 9)) != 0) return; // an event is already waiting
         State = VcpuState.Blocked;
         _wake.Wait();
         _wake.Reset();
@@ -117,6 +152,7 @@ public sealed class Vcpu : IDisposable
             }
             while (!_stopRequested)
             {
+                UpdateUpcall();
                 long start = Stopwatch.GetTimestamp();
                 Interlocked.Exchange(ref _runStartedAt, start);
                 _cpu.Run();

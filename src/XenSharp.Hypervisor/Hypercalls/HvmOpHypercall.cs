@@ -13,6 +13,7 @@ public static class HvmOpHypercall
     public static long Handle(in HypercallContext ctx)
     {
         int cmd = (int)ctx.A1;
+        if (cmd == HvmOp.SetEvtchnUpcallVector) return SetUpcallVector(in ctx);
         if (cmd is not (HvmOp.SetParam or HvmOp.GetParam)) return -XenErrno.ENOSYS;
 
         ulong arg = ctx.A2;
@@ -28,6 +29,21 @@ public static class HvmOpHypercall
 
         if (index != HvmParam.CallbackIrq) return -XenErrno.EPERM;
         ctx.Domain.SetHvmParam((int)index, value);
+        ctx.Domain.SharedInfoIs32Bit = !ctx.Is64;
+        return 0;
+    }
+
+    /// <summary>
+    /// HVMOP_set_evtchn_upcall_vector: struct { u32 vcpu; u8 vector; }: that vCPU's upcalls
+    /// arrive on <c>vector</c> (at least 0x10, as on Xen).
+    /// </summary>
+    private static long SetUpcallVector(in HypercallContext ctx)
+    {
+        if (!ctx.Memory.TryRead(ctx.A2, out uint vcpu) || !ctx.Memory.TryRead(ctx.A2 + 4, out byte vector)) return -XenErrno.EFAULT;
+        if (vcpu >= (uint)ctx.Domain.Vcpus.Count) return -XenErrno.ENOENT;
+        if (vector < 0x10) return -XenErrno.EINVAL;
+        ctx.Domain.Vcpus[(int)vcpu].UpcallVector = vector;
+        ctx.Domain.SharedInfoIs32Bit = !ctx.Is64;
         return 0;
     }
 }

@@ -81,6 +81,7 @@ public static class MemoryOpHypercall
                 if (!ctx.Memory.TryGetSpan(gpa, 4096, out var page)) return -XenErrno.EINVAL;
                 SharedInfoPage.Initialise(page, ctx.Domain.Vcpus.Count);
                 ctx.Domain.SharedInfoAddress = gpa;
+                ctx.Domain.SharedInfoIs32Bit = !ctx.Is64;
                 return 0;
             }
             case MemoryOp.MapSpaceGrantTable:

@@ -30,6 +30,8 @@ internal static class KvmApi
     public const nuint SetSregs = 0x4138AE84;
     public const nuint Interrupt = 0x4004AE86;
     public const nuint SetCpuid2 = 0x4008AE90;
+    public const nuint GetVcpuEvents = 0x8040AE9F;
+    public const nuint SetVcpuEvents = 0x4040AEA0;
 
     // Capabilities
     public const int CapUserMemory = 3;
@@ -47,6 +49,7 @@ internal static class KvmApi
 
     public const ulong SyncX86Regs = 1 << 0;
     public const ulong SyncX86Sregs = 1 << 1;
+    public const ulong SyncX86Events = 1 << 2;
 
     // Exit reasons
     public const uint ExitUnknown = 0;
@@ -82,4 +85,5 @@ internal static class KvmApi
     public const int RunDirtyRegs = 296;
     public const int RunSyncRegs = 304;
     public const int RunSyncSregs = 304 + 144;
+    public const int RunSyncEvents = 304 + 144 + 312;
 }

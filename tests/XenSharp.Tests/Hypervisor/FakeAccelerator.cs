@@ -90,5 +90,15 @@ internal sealed class FakeVcpu(int index, CpuidEntry[] cpuid) : IVcpu
     public void CompleteMsrWrite(bool fault) { }
     public void CompleteIoRead(ulong value) { }
     public void Kick() => Interlocked.Increment(ref _kicks);
+
+    private X86VcpuEvents _events;
+    public int? QueuedVector { get; private set; }
+    public (byte Vector, uint? ErrorCode)? InjectedException { get; private set; }
+    public void QueueInterrupt(byte vector) => QueuedVector = vector;
+    public bool InterruptQueued => QueuedVector is not null;
+    public void CancelQueuedInterrupt() => QueuedVector = null;
+    public void InjectException(byte vector, uint? errorCode) => InjectedException = (vector, errorCode);
+    public ref readonly X86VcpuEvents Events => ref _events;
+    public void SetEvents(in X86VcpuEvents events) => _events = events;
     public void Dispose() => Disposed = true;
 }
