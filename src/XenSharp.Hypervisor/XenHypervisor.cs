@@ -16,6 +16,9 @@ public sealed class XenHypervisor : IDisposable
     private int _nextDomainId = 1;
 
     public IAccelerator Accelerator { get; }
+
+    /// <summary>Completes instructions the accelerator refuses (null: such an instruction crashes the domain).</summary>
+    public IInstructionEmulator? InstructionEmulator { get; set; }
     public ConsoleLog Log { get; } = new();
     public DateTime StartedAt { get; } = DateTime.UtcNow;
 

@@ -70,10 +70,8 @@ public static class PageWalker
     private static bool Walk32(X86EmulationState state, uint linear, PageAccess access, out ulong physical, out PendingException fault)
     {
         ref var sr = ref state.Special;
-        Span<ulong> used = stackalloc ulong[2];
         ulong pdeAddress = (sr.Cr3 & 0xFFFF_F000) + ((linear >> 22) << 2);
         uint pde = Read32(state, pdeAddress);
-        used[0] = pdeAddress;
         physical = 0;
         if ((pde & P) == 0) { fault = MakeFault(state, linear, access, 0); return false; }
 

@@ -181,9 +181,15 @@ public static class SegmentLoader
         return seg;
     }
 
-    /// <summary>A null SS in 64-bit mode for privilege <paramref name="cpl"/> (interrupts, far calls, IRETQ).</summary>
+    /// <summary>
+    /// A null SS in 64-bit mode for privilege <paramref name="cpl"/> (interrupts, far calls, IRETQ).
+    /// It is kept usable (present flat writable data, DPL = CPL) rather than marked unusable: KVM
+    /// derives CPL from SS.DPL and drops the attributes of an unusable segment, and in 64-bit mode
+    /// the base, limit and type of SS are not used anyway.
+    /// </summary>
     public static X86Segment NullStack(int cpl) => new()
     {
-        Selector = (ushort)cpl, Unusable = 1, Dpl = (byte)cpl, Db = 1, S = 1, Type = 3, Present = 0,
+        Selector = (ushort)cpl, Base = 0, Limit = 0xFFFF_FFFF, Unusable = 0, Dpl = (byte)cpl, Db = 1, S = 1, G = 1,
+        Type = 3, Present = 1,
     };
 }

@@ -19,7 +19,8 @@ public sealed class XenStoreRingBackend
 {
     private readonly GuestMemory _memory;
     private readonly ulong _ring;
-    private readonly object _lock = new();
+    private readonly object _lock = new();      // ring page and reply queue
+    private readonly object _pumpLock = new();  // one pump at a time, so requests reach xenstored in ring order
     private readonly Queue<ReadOnlyMemory<byte>> _pending = new();
     private int _pendingOffset;
     private readonly byte[] _scratch = new byte[XenStoreDomainInterface.RingSize];
@@ -59,6 +60,11 @@ public sealed class XenStoreRingBackend
 
     /// <summary>Moves requests to xenstored and replies to the guest.</summary>
     public void Pump()
+    {
+        lock (_pumpLock) PumpLocked();
+    }
+
+    private void PumpLocked()
     {
         XenStoreConnection? connection = _connection;
         int n;

@@ -204,7 +204,8 @@ public sealed class Vcpu : IDisposable
                 Domain.Crash($"vCPU {Index} triple fault at rip 0x{_cpu.Registers.Rip:x}");
                 break;
             case VcpuExitKind.InternalError:
-                Domain.Crash(DescribeInternalError(ref exit));
+                if (!TryCompleteInstruction(ref exit, out string? reason))
+                    Domain.Crash(DescribeInternalError(ref exit) + (reason is null ? "" : ": " + reason));
                 break;
             case VcpuExitKind.FailEntry:
                 Domain.Crash($"vCPU {Index}: the accelerator refused to enter the guest (reason 0x{exit.RawReason:x}, 0x{exit.Data:x})");
@@ -213,6 +214,16 @@ public sealed class Vcpu : IDisposable
                 Domain.Crash($"vCPU {Index}: unexpected exit (accelerator reason {exit.RawReason})");
                 break;
         }
+    }
+
+    /// <summary>KVM's emulator gave up on an instruction: complete it in XenSharp when it can.</summary>
+    private bool TryCompleteInstruction(ref VcpuExit exit, out string? reason)
+    {
+        reason = null;
+        const uint emulationSuberror = 1;
+        if (exit.RawSubReason != emulationSuberror || Domain.Hypervisor.InstructionEmulator is not { } emulator) return false;
+        reason = emulator.Complete(_cpu, Domain.Memory, ((ReadOnlySpan<byte>)exit.Instruction)[..exit.InstructionLength]);
+        return reason is null;
     }
 
     private string DescribeInternalError(ref VcpuExit exit)

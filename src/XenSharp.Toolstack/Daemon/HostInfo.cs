@@ -30,6 +30,9 @@ public sealed class HostInfo(StatePaths paths, XenSharp.XenStore.Xenstored xenst
         yield return ("xen_commandline", "");
         yield return ("cc_compiler", ".NET " + Environment.Version);
         yield return ("accelerator", hv.Accelerator.Name);
+        var counters = hv.InstructionEmulator?.Counters;
+        yield return ("emulated_insns", counters is null || counters.Count == 0 ? "none"
+            : string.Join(" ", counters.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key}={c.Value}")));
         yield return ("daemon_pid", Environment.ProcessId.ToString());
         yield return ("xenstore_socket", paths.XenStoreSocket);
         yield return ("xenstore_quota", DaemonParameters.Describe(xenstored.Quotas));

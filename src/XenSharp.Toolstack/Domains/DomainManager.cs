@@ -28,6 +28,8 @@ public sealed class DomainManager : IDisposable
     public DomainManager(XenHypervisor hypervisor, Xenstored? xenstored = null)
     {
         _hypervisor = hypervisor;
+        // Instructions this host's KVM refuses (IRET, INT n, CMPXCHG16B…) are completed here.
+        _hypervisor.InstructionEmulator ??= new XenSharp.X86Emulation.VcpuInstructionCompleter();
         Xenstored = xenstored ?? new Xenstored();
         _factory = new DomainFactory(hypervisor, Xenstored);
         _consoleTimer = new Timer(_ => DrainConsoles(), null, 50, 50);
