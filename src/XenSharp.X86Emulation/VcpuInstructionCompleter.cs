@@ -31,10 +31,13 @@ public sealed class VcpuInstructionCompleter : IInstructionEmulator
             case EmulationOutcome.FaultDelivered:
                 cpu.SetSpecialRegisters(state.Special);
                 cpu.SetRegisters(state.Registers);
-                if ((cpu.Events.NmiMasked != 0) != state.NmiBlocked)
                 {
+                    // Always rewrite the event state: besides NMI blocking (IRET unblocks), this
+                    // drops the delivery KVM still has in flight from before the exit; without it
+                    // this host's KVM delivers the same interrupt again after an emulated IRET.
                     var events = cpu.Events;
                     events.NmiMasked = state.NmiBlocked ? (byte)1 : (byte)0;
+                    events.InterruptInjected = 0;
                     events.Flags = 0;
                     cpu.SetEvents(events);
                 }
