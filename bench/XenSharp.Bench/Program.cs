@@ -8,11 +8,13 @@ if (args is ["--boot-once", var elf]) return BootToFirstByte.BootOnce(elf);
 var all = new Dictionary<string, Func<BenchResult>>
 {
     ["hypercall_roundtrip"] = HypercallRoundtrip.Run,
+    ["iret_fallback"] = IretFallback.Run,
     ["boot_to_first_byte"] = BootToFirstByte.Run,
     ["create_to_running"] = CreateToRunning.Run,
     ["create_to_poweroff"] = XlCommands.CreateToPoweroff,
     ["xl_list_latency"] = XlCommands.ListLatency,
     ["daemon_rss"] = XlCommands.DaemonRss,
+    ["xenstore_ops"] = XenStoreOps.Run,
 };
 var names = args.Length > 0 ? args : all.Keys.ToArray();
 int rc = 0;

@@ -10,30 +10,9 @@ namespace XenSharp.Bench.Scenarios;
 /// </summary>
 public static class XlCommands
 {
-    private sealed class Daemon : IDisposable
-    {
-        public string Xl { get; } = Repo.Xl();
-        public Dictionary<string, string> Env { get; } = new()
-        {
-            ["XENSHARP_STATE_DIR"] = Path.Combine(Path.GetTempPath(), $"xensharp-bench-{Environment.ProcessId}-{Guid.NewGuid():N}"),
-        };
-
-        public Daemon() => Run("info"); // starts the daemon
-
-        public (int Code, string Out, string Err) Run(params string[] args) => Repo.Run(Xl, args, Env);
-
-        public int Pid => int.Parse(Run("info").Out.Split('\n').First(l => l.StartsWith("daemon_pid")).Split(':')[1].Trim());
-
-        public void Dispose()
-        {
-            Run("daemon-stop");
-            try { Directory.Delete(Env["XENSHARP_STATE_DIR"], recursive: true); } catch (IOException) { }
-        }
-    }
-
     public static BenchResult CreateToPoweroff()
     {
-        using var d = new Daemon();
+        using var d = new BenchDaemon();
         string cfg = Path.Combine(Repo.Root, "examples", "demo.cfg");
         d.Run("create", "-c", cfg); // warm-up
         var samples = new List<double>();
@@ -49,7 +28,7 @@ public static class XlCommands
 
     public static BenchResult ListLatency()
     {
-        using var d = new Daemon();
+        using var d = new BenchDaemon();
         d.Run("list");
         var samples = new List<double>();
         for (int i = 0; i < 20; i++)
@@ -65,7 +44,7 @@ public static class XlCommands
 
     public static BenchResult DaemonRss()
     {
-        using var d = new Daemon();
+        using var d = new BenchDaemon();
         int pid = d.Pid;
         Thread.Sleep(500);
         double idle = RssMiB(pid);

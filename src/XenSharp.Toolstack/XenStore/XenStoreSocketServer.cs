@@ -49,23 +49,44 @@ public sealed class XenStoreSocketServer : IDisposable
         }
     }
 
+    /// <summary>Output a client may leave unread before it is disconnected (it stalls nobody else).</summary>
+    public const int MaxQueuedBytes = 1 << 20;
+
     private async Task ServeAsync(Socket client)
     {
         using var _ = client;
-        var sendLock = new object();
         var closed = new TaskCompletionSource();
+        // Replies and watch events are produced under xenstored's lock: they go into this
+        // client's queue, and a writer task sends them, so a client that stops reading only
+        // fills its own queue (and is dropped when that passes MaxQueuedBytes).
+        var outgoing = System.Threading.Channels.Channel.CreateUnbounded<ReadOnlyMemory<byte>>(
+            new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
+        long queued = 0;
         var connection = _xenstored.Connect(0, message =>
+        {
+            if (Interlocked.Add(ref queued, message.Length) > MaxQueuedBytes)
+            {
+                closed.TrySetResult();
+                return;
+            }
+            outgoing.Writer.TryWrite(message.ToArray());
+        });
+        connection.Closed += () => closed.TrySetResult();
+        var writer = Task.Run(async () =>
         {
             try
             {
-                lock (sendLock) client.Send(message.Span);
+                await foreach (var message in outgoing.Reader.ReadAllAsync())
+                {
+                    await client.SendAsync(message, SocketFlags.None);
+                    Interlocked.Add(ref queued, -message.Length);
+                }
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
             {
                 closed.TrySetResult();
             }
         });
-        connection.Closed += () => closed.TrySetResult();
         var buffer = new byte[8192];
         try
         {
@@ -84,6 +105,11 @@ public sealed class XenStoreSocketServer : IDisposable
         finally
         {
             connection.Close();
+            outgoing.Writer.TryComplete();
+            // Let queued replies go out, but never wait long for a client that does not read.
+            await Task.WhenAny(writer, Task.Delay(TimeSpan.FromSeconds(1)));
+            client.Dispose();
+            await writer;
         }
     }
 
