@@ -23,3 +23,6 @@ public sealed class HostCollection : ICollectionFixture<XenSharpHost> { public c
 
 [CollectionDefinition(Name)]
 public sealed class XenStoreGuestCollection : ICollectionFixture<XenSharpHost> { public const string Name = "xenstore guest"; }
+
+[CollectionDefinition(Name)]
+public sealed class TrapCollection : ICollectionFixture<XenSharpHost> { public const string Name = "trap guests"; }
