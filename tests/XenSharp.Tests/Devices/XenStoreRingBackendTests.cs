@@ -406,4 +406,49 @@ public sealed class XenStoreRingBackendTests : IDisposable
         Assert.All(_received, m => Assert.Equal(XsMessageType.Read, m.Type));
         Assert.Equal(Enumerable.Range(1, Requests).Select(i => (uint)i), _received.Select(m => m.Header.RequestId));
     }
+
+    /// <summary>
+    /// A hostile guest: random bytes (and now and then corrupt indices) in its request ring,
+    /// pumped thousands of times. Nothing escapes the backend, the store stays consistent,
+    /// and the backend never writes outside the ring page.
+    /// </summary>
+    [Fact]
+    public void Random_bytes_in_the_ring_never_escape_and_keep_the_store_consistent()
+    {
+        var random = new Random(4242);
+        Assert.True(_memory.TryGetSpan(0, 0x10000, out var all));
+        var before = all.ToArray();
+        for (int round = 0; round < 20; round++)
+        {
+            var backend = new XenStoreRingBackend(_memory, Ring);
+            Assert.True(_memory.TryWriteBytes(Ring, new byte[4096]));
+            backend.Connect(_xs, Domid);
+            for (int i = 0; i < 200; i++)
+            {
+                uint prod = ReqProd, cons = ReqCons;
+                uint used = unchecked(prod - cons);
+                int free = used > RingSize ? 0 : RingSize - (int)used;   // after a corrupt index the ring is dead
+                int n = Math.Min(free, random.Next(1, 120));
+                var bytes = new byte[n];
+                random.NextBytes(bytes);
+                if (random.Next(3) == 0 && n >= 16)
+                {
+                    // Make it look like a message header with a plausible type and length.
+                    BitConverter.TryWriteBytes(bytes.AsSpan(0, 4), (uint)random.Next(30));
+                    BitConverter.TryWriteBytes(bytes.AsSpan(12, 4), (uint)random.Next(n - 15));
+                }
+                for (int k = 0; k < n; k++)
+                    Assert.True(_memory.TryWrite(Ring + (ulong)(unchecked(prod + (uint)k) & (RingSize - 1)), bytes[k]));
+                SetIndex(XenStoreDomainInterface.ReqProdOffset, random.Next(50) == 0 ? (uint)random.Next() : unchecked(prod + (uint)n));
+                if (random.Next(50) == 0) SetIndex(XenStoreDomainInterface.RspConsOffset, (uint)random.Next());
+                backend.Pump();
+                SetIndex(XenStoreDomainInterface.RspConsOffset, RspProd); // the guest consumes whatever came back
+            }
+            backend.Detach();
+        }
+        Assert.Empty(_xs.CheckInvariants());
+        Assert.True(_memory.TryGetSpan(0, 0x10000, out var after));
+        Assert.True(before.AsSpan(0, (int)Ring).SequenceEqual(after[..(int)Ring]), "memory below the ring page changed");
+        Assert.True(before.AsSpan((int)Ring + 4096).SequenceEqual(after[((int)Ring + 4096)..]), "memory above the ring page changed");
+    }
 }
