@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using XenSharp.Hypervisor;
 using XenSharp.Kvm;
-using XenSharp.Toolstack.Config;
 using XenSharp.Toolstack.Domains;
 
 namespace XenSharp.Bench.Scenarios;
@@ -21,31 +19,7 @@ public static class HypercallRoundtrip
         using var kvm = KvmAccelerator.Open();
         using var hv = new XenHypervisor(kvm);
         using var manager = new DomainManager(hv);
-        string elf = Path.Combine(Path.GetTempPath(), $"xensharp-bench-hcall-{Environment.ProcessId}.elf");
-        File.WriteAllBytes(elf, BenchGuests.HypercallLoop(Iterations));
-        var samples = new List<double>();
-        try
-        {
-            for (int r = 0; r < Rounds; r++)
-            {
-                long start = 0, end = 0;
-                using var done = new ManualResetEventSlim();
-                var config = DomainConfig.FromFile(XlConfigParser.Parse(
-                    $"name = \"hcall{r}\"\ntype = \"pvh\"\nkernel = \"{elf}\"\nmemory = 16\n", "bench.cfg"));
-                var d = manager.Create(config, "/", beforeStart: m => m.Domain.DebugPortObserver = b =>
-                {
-                    if (b == 'S') start = Stopwatch.GetTimestamp();
-                    if (b == 'E') { end = Stopwatch.GetTimestamp(); done.Set(); }
-                });
-                if (!done.Wait(TimeSpan.FromSeconds(60))) throw new TimeoutException("guest loop did not finish");
-                manager.Destroy(d);
-                if (r > 0) samples.Add(Stopwatch.GetElapsedTime(start, end).TotalMicroseconds / Iterations); // round 0 warms the JIT
-            }
-        }
-        finally
-        {
-            File.Delete(elf);
-        }
+        var samples = GuestLoopTimer.MicrosecondsPerIteration(manager, BenchGuests.HypercallLoop(Iterations), "hcall", Iterations, Rounds);
 
         var result = new BenchResult("hypercall_roundtrip", "us", samples);
         result.Extra["iterations"] = Iterations;
