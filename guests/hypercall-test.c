@@ -15,37 +15,11 @@
 #define BAD_ADDR 0xF0000000u      /* guest-physical address outside RAM */
 #define AP_MAGIC 0x5a5a1234u
 
-static unsigned int passed, failed;
 
-static void check(const char *name, int ok, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* fmt/args describe the failure ("got X expected Y"). */
-static void check(const char *name, int ok, const char *fmt, ...)
-{
-    char why[256];
-    va_list ap;
-
-    if (ok) {
-        passed++;
-        printf("PASS %s\n", name);
-        return;
-    }
-    failed++;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    printf("FAIL %s: %s\n", name, why);
-}
 
 static void check_eq(const char *name, long got, long want)
 {
     check(name, got == want, "got %ld expected %ld", got, want);
-}
-
-static void skip(const char *name, const char *why)
-{
-    printf("SKIP %s: %s\n", name, why);
 }
 
 /* ---------------------------------------------------------------- CPUID */
@@ -407,7 +381,7 @@ int guest_main(const struct hvm_start_info *si)
     if (!xen_cpuid_base) {
         check("cpuid-signature", 0, "got none expected XenVMMXenVMM in "
               "0x40000000-0x4000ff00");
-        printf("hypercall-test: %u passed, %u failed\n", passed, failed);
+        printf("hypercall-test: %u passed, %u failed\n", tests_passed, tests_failed);
         return 1;
     }
 
@@ -420,6 +394,6 @@ int guest_main(const struct hvm_start_info *si)
     test_memory(si, have_memmap);
     test_vcpus();
 
-    printf("hypercall-test: %u passed, %u failed\n", passed, failed);
-    return failed != 0;
+    printf("hypercall-test: %u passed, %u failed\n", tests_passed, tests_failed);
+    return tests_failed != 0;
 }

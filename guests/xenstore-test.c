@@ -22,31 +22,10 @@
 #define SHUTDOWN_WAIT_POLLS 50000000ul
 #define EVENT_WAIT_POLLS    XS_POLL_LIMIT
 
-static unsigned int passed, failed;
 static uint32_t domid;
 static char buf[XENSTORE_PAYLOAD_MAX + 1], list[XENSTORE_PAYLOAD_MAX + 2];
 static char big[5001];
 
-static void check(const char *name, int ok, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* fmt/args describe the failure ("got X expected Y"). */
-static void check(const char *name, int ok, const char *fmt, ...)
-{
-    char why[256];
-    va_list ap;
-
-    if (ok) {
-        passed++;
-        printf("PASS %s\n", name);
-        return;
-    }
-    failed++;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    printf("FAIL %s: %s\n", name, why);
-}
 
 /* An xs_* result against the one expected: 0 or a negative errno. */
 static void check_rc(const char *name, int got, int want)
@@ -332,8 +311,8 @@ static unsigned long wait_polls(const struct hvm_start_info *si)
 
 static void __attribute__((noreturn)) finish(unsigned int reason)
 {
-    printf("xenstore-test: %u passed, %u failed\n", passed, failed);
-    shutdown(failed ? SHUTDOWN_crash : reason);
+    printf("xenstore-test: %u passed, %u failed\n", tests_passed, tests_failed);
+    shutdown(tests_failed ? SHUTDOWN_crash : reason);
 }
 
 static void __attribute__((noreturn)) wait_for_shutdown(unsigned long polls)

@@ -204,4 +204,19 @@ size_t strnlen(const char *s, size_t max);
 int strcmp(const char *a, const char *b);
 char *strstr(const char *hay, const char *needle);
 
+/* ---- results ---- */
+extern const char *test_guest;  /* name for the summary line */
+extern const char *test_suffix; /* appended to every check name ("/pae") */
+extern unsigned int tests_passed, tests_failed;
+
+void check(const char *name, int ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void skip(const char *name, const char *why);
+/* Prints "<guest>: P passed, F failed"; returns F != 0. */
+int test_summary(void);
+/* Prints a FAIL line and the summary, then SHUTDOWN_crash. */
+void __attribute__((noreturn)) test_abort(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+
 #endif

@@ -173,20 +173,8 @@ void host_ud_watch_end(void);
  */
 int host_ud_passed(const char *name, const void *insn);
 
-/* ---- results ---- */
-extern const char *test_guest;  /* name for the summary line */
-extern const char *test_suffix; /* appended to every check name ("/pae") */
-extern unsigned int tests_passed, tests_failed;
-
-void check(const char *name, int ok, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Results (check, skip, test_summary, test_abort) are declared in guest.h. */
 void check_eq(const char *name, uint32_t got, uint32_t want);
-void skip(const char *name, const char *why);
-/* Prints "<guest>: P passed, F failed"; returns F != 0. */
-int test_summary(void);
-/* Prints a FAIL line and the summary, then SHUTDOWN_crash. */
-void __attribute__((noreturn)) test_abort(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
 
 static inline uint32_t read_cr0(void)
 {
