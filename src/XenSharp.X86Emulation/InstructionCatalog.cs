@@ -16,19 +16,29 @@ namespace XenSharp.X86Emulation;
 ///                     RSPn and IST stacks); shared with exception delivery (<see cref="InterruptDelivery"/>).
 ///   CMPXCHG8B, CMPXCHG16B (alignment #GP, write-permission #PF, atomic as documented in CompareExchange).
 ///   LAR, LSL, VERR, VERW.
+///   far CALL/JMP (ptr16:16/32, m16:16/32/64), RETF, RETF imm16  real and virtual-8086 mode; protected
+///                     and long mode (incl. compatibility mode) through code segments (conforming /
+///                     non-conforming) and call gates (16/32-bit legacy, 64-bit in long mode): same
+///                     privilege, CALL to an inner level with the TSS stack switch and parameter copy,
+///                     RETF to an outer level (SS:ESP popped, data segments nulled) (Instructions/FarTransfer.cs).
+///   SYSCALL, SYSRET, SYSENTER, SYSEXIT  with the MSRs from <see cref="X86EmulationState.Msrs"/>
+///                     (Unsupported without it); Intel rules by default, AMD rules with
+///                     <see cref="X86EmulationState.AmdFastSystemCalls"/> (Instructions/FastSystemCall.cs).
 ///
 /// Not implemented (reported <see cref="EmulationOutcome.Unsupported"/> with the mnemonic):
-///   far CALL/JMP/RET (RETF) and call gates; SYSCALL/SYSRET/SYSENTER/SYSEXIT (<see cref="IMsrReader"/>
-///   is defined for them); task switches (IRET with NT=1, task gates); CR4.VME virtual-interrupt
-///   IRET/INT in virtual-8086 mode; 5-level paging; protection keys; operands in MMIO.
+///   task switches (IRET with NT=1, far CALL/JMP to task gates or TSS descriptors); SYSCALL in real mode
+///   (AMD rules); CR4.VME virtual-interrupt IRET/INT in virtual-8086 mode; 5-level paging; protection keys;
+///   operands in MMIO. <see cref="VcpuInstructionCompleter"/> sets no <see cref="IMsrReader"/> (the
+///   accelerator interface exposes no MSR reads), so through it the fast system calls are Unsupported.
 /// </summary>
 public static class InstructionCatalog
 {
     public static IReadOnlyList<string> RefusedByHost { get; } = ["IRET", "IRETD", "IRETQ", "INT", "CMPXCHG16B"];
 
     public static IReadOnlyList<string> Implemented { get; } =
-        ["IRET", "IRETD", "IRETQ", "INT", "INT3", "INTO", "INT1", "CMPXCHG8B", "CMPXCHG16B", "LAR", "LSL", "VERR", "VERW"];
+        ["IRET", "IRETD", "IRETQ", "INT", "INT3", "INTO", "INT1", "CMPXCHG8B", "CMPXCHG16B", "LAR", "LSL", "VERR", "VERW",
+         "CALL far", "JMP far", "RETF", "SYSCALL", "SYSRET", "SYSENTER", "SYSEXIT"];
 
     public static IReadOnlyList<string> NotImplemented { get; } =
-        ["CALL far", "JMP far", "RETF", "SYSCALL", "SYSRET", "SYSENTER", "SYSEXIT", "task switch", "VME"];
+        ["task switch", "VME"];
 }

@@ -37,6 +37,13 @@ public sealed class X86EmulationState(GuestMemory memory)
     /// <summary>MSRs for SYSCALL/SYSRET/SYSENTER/SYSEXIT; those instructions are Unsupported without it.</summary>
     public IMsrReader? Msrs;
 
+    /// <summary>
+    /// Follow AMD's rules for the fast system calls instead of Intel's (the default): SYSCALL/SYSRET
+    /// also work outside 64-bit mode (compatibility mode through CSTAR, legacy protected mode through
+    /// STAR[31:0]); SYSENTER/SYSEXIT raise #UD in long mode.
+    /// </summary>
+    public bool AmdFastSystemCalls;
+
     /// <summary>The physical-address width (CPUID 0x80000008 EAX[7:0]); entry bits above it are reserved (#PF RSVD).</summary>
     public int MaxPhysicalAddressBits = 52;
 

@@ -185,7 +185,8 @@ public sealed class X86InstructionEmulator
             }
 
             default:
-                if (!FarTransfer.TryExecute(state, instruction, next) && !SystemInstructions.TryExecute(state, instruction, next))
+                if (!FarTransfer.TryExecute(state, instruction, next) && !FastSystemCall.TryExecute(state, instruction, next)
+                    && !SystemInstructions.TryExecute(state, instruction, next))
                     throw new EmulationUnsupportedException($"{Name(instruction)} is not implemented by the emulator");
                 break;
         }
