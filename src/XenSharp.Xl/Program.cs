@@ -28,6 +28,12 @@ namespace XenSharp.Xl
                     "dmesg" => DmesgCommand.Run(rest),
                     "info" => InfoCommand.Run(rest),
                     "unpause" => UnpauseCommand.Run(rest),
+                    "pause" => PauseCommand.Run(rest),
+                    "domid" => DomIdCommand.DomId(rest),
+                    "domname" => DomIdCommand.DomName(rest),
+                    "rename" => RenameCommand.Run(rest),
+                    "uptime" => UptimeCommand.Run(rest),
+                    "vcpu-list" => VcpuListCommand.Run(rest),
                     "shutdown" => ShutdownCommand.Run(rest, "poweroff"),
                     "reboot" => ShutdownCommand.Run(rest, "reboot"),
                     "daemon" => DaemonCommand.Run(rest),
@@ -54,13 +60,21 @@ namespace XenSharp.Xl
             XenSharp's xl: manage Xen guests on this host.
 
              create        Create a domain from config file <filename>
-                           xl create [-c] [-p] <ConfigFile> [key=value ...]
-             list          List information about all/some domains
+                           xl create [-c] [-p] [-n] [-q] [-F] <ConfigFile> [key=value ...]
+                           (-n: dry run, print the parsed config; -q: quiet; -F: stay in
+                           the foreground until the domain is gone)
+             list          List information about all/some domains (-l: JSON, -v: verbose)
              destroy       Terminate a domain immediately
              console       Attach to domain's console
              dmesg         Read and/or clear the hypervisor's message buffer (-c clears)
              info          Get information about the Xen host
+             pause         Pause execution of a domain
              unpause       Unpause a paused domain
+             domid         Convert a domain name to domain id
+             domname       Convert a domain id to domain name
+             rename        Rename a domain
+             uptime        Print uptime for all/some domains (-s: short form)
+             vcpu-list     List the VCPUs for all/some domains
              shutdown      Issue a shutdown signal to a domain (-w waits for it)
              reboot        Issue a reboot signal to a domain (-w waits for it)
              daemon        Run the XenSharp daemon in the foreground (xl starts it when needed)

@@ -20,6 +20,7 @@ public sealed class Domain : IDisposable
     private readonly ulong[] _hvmParams = new ulong[HvmParam.Count];
     private readonly object _lock = new();
     private int _shutdownReported;
+    private bool _started;
 
     public int Id { get; }
     public string Name { get; set; }
@@ -112,16 +113,44 @@ public sealed class Domain : IDisposable
     public ulong GetHvmParam(int index) => _hvmParams[index];
     public void SetHvmParam(int index, ulong value) => _hvmParams[index] = value;
 
-    /// <summary>Starts the boot vCPU (vCPU 0).</summary>
+    /// <summary>
+    /// Starts the boot vCPU (vCPU 0) of a domain created paused, or resumes the vCPUs of a
+    /// domain paused by <see cref="Pause"/>. Does nothing unless the domain is paused.
+    /// </summary>
     public void Unpause()
     {
+        bool first;
         lock (_lock)
         {
             if (State != DomainState.Paused) return;
             State = DomainState.Running;
+            first = !_started;
+            _started = true;
+            if (!first)
+                foreach (var v in _vcpus) v.Resume();
         }
-        _vcpus[0].Start();
+        if (first) _vcpus[0].Start();
     }
+
+    /// <summary>
+    /// Pauses a running domain (xl pause): every vCPU stops at its next exit and keeps its
+    /// state; <see cref="Unpause"/> resumes them. False when the domain is not running (a
+    /// domain already paused stays paused).
+    /// </summary>
+    public bool Pause()
+    {
+        lock (_lock)
+        {
+            if (State == DomainState.Paused) return true;
+            if (State != DomainState.Running) return false;
+            State = DomainState.Paused;
+            foreach (var v in _vcpus) v.Pause();
+        }
+        return true;
+    }
+
+    /// <summary>Whether the domain was ever unpaused (its boot vCPU started).</summary>
+    public bool Started => _started;
 
     /// <summary>The guest (or the hypervisor on its behalf) shuts the domain down.</summary>
     public void Shutdown(ShutdownReason reason)

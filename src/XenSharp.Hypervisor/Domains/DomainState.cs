@@ -3,7 +3,7 @@ namespace XenSharp.Hypervisor.Domains;
 /// <summary>A domain's life, as `xl list` shows it.</summary>
 public enum DomainState
 {
-    /// <summary>Built, vCPUs not started (xl create -p).</summary>
+    /// <summary>Built and not started yet (xl create -p), or paused by xl pause (vCPUs parked).</summary>
     Paused,
     /// <summary>At least one vCPU may run.</summary>
     Running,

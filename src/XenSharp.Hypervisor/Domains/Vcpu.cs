@@ -19,8 +19,12 @@ public sealed class Vcpu : IDisposable
 {
     private readonly IVcpu _cpu;
     private readonly ManualResetEventSlim _wake = new(false);
+    private readonly ManualResetEventSlim _resume = new(true);
     private Thread? _thread;
     private volatile bool _stopRequested;
+    private volatile bool _pauseRequested;
+    private volatile bool _parked;
+    private volatile int _lastHostCpu = -1;
     private long _runTicks;
     private long _runStartedAt; // timestamp of the KVM_RUN in progress, 0 when not in the guest
     private readonly byte[] _debugPortLine = new byte[256];
@@ -122,6 +126,49 @@ public sealed class Vcpu : IDisposable
         _stopRequested = true;
         _cpu.Kick();
         _wake.Set();
+        _resume.Set();
+    }
+
+    /// <summary>
+    /// Pauses the vCPU (xl pause): a running vCPU is kicked out of the guest and its thread
+    /// parks at the next exit, keeping all its state; a blocked vCPU stays blocked (and parks
+    /// if woken while paused); an offline vCPU brought up while paused parks before its first
+    /// instruction. Does not wait for the thread to park (see <see cref="IsParked"/>).
+    /// </summary>
+    public void Pause()
+    {
+        _resume.Reset();
+        _pauseRequested = true;
+        _cpu.Kick();
+    }
+
+    /// <summary>Lets a paused vCPU run again from where it stopped.</summary>
+    public void Resume()
+    {
+        _pauseRequested = false;
+        _resume.Set();
+    }
+
+    /// <summary>Whether a pause was requested and not yet lifted.</summary>
+    public bool IsPaused => _pauseRequested;
+
+    /// <summary>Whether the vCPU's thread is parked by <see cref="Pause"/> right now.</summary>
+    public bool IsParked => _parked;
+
+    /// <summary>The host CPU the vCPU's thread last ran on (after its latest exit), -1 when unknown.</summary>
+    public int LastHostCpu => _lastHostCpu;
+
+    private void ParkWhilePaused()
+    {
+        _parked = true;
+        try
+        {
+            while (_pauseRequested && !_stopRequested) _resume.Wait();
+        }
+        finally
+        {
+            _parked = false;
+        }
     }
 
     /// <summary>Wakes a blocked vCPU.</summary>
@@ -152,12 +199,18 @@ public sealed class Vcpu : IDisposable
             }
             while (!_stopRequested)
             {
+                if (_pauseRequested)
+                {
+                    ParkWhilePaused();
+                    continue;
+                }
                 UpdateUpcall();
                 long start = Stopwatch.GetTimestamp();
                 Interlocked.Exchange(ref _runStartedAt, start);
                 _cpu.Run();
                 Interlocked.Exchange(ref _runStartedAt, 0);
                 Interlocked.Add(ref _runTicks, Stopwatch.GetTimestamp() - start);
+                _lastHostCpu = Thread.GetCurrentProcessorId();
                 HandleExit(ref _cpu.Exit);
             }
         }
@@ -271,5 +324,6 @@ public sealed class Vcpu : IDisposable
         Stop();
         _cpu.Dispose();
         _wake.Dispose();
+        _resume.Dispose();
     }
 }

@@ -18,6 +18,9 @@ public static class ControlProtocol
     public const string Dmesg = "dmesg";
     public const string Info = "info";
     public const string Unpause = "unpause";
+    public const string Pause = "pause";
+    public const string Rename = "rename";
+    public const string VcpuList = "vcpu-list";
     public const string Shutdown = "shutdown";
     public const string Ping = "ping";
     public const string Quit = "quit";

@@ -106,8 +106,29 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Action r
             case ControlProtocol.Create:
                 return await CreateAsync(req, send, cancel);
             case ControlProtocol.List:
-                await send(JsonLine.Ok(w => WriteDomainList(w)));
+            {
+                bool withConfig = req.GetBool("long");
+                await send(JsonLine.Ok(w => WriteDomainList(w, withConfig)));
                 return true;
+            }
+            case ControlProtocol.VcpuList:
+                await send(JsonLine.Ok(WriteVcpuList));
+                return true;
+            case ControlProtocol.Pause:
+            {
+                var d = FindOrThrow(req);
+                manager.Pause(d);
+                await send(JsonLine.Ok(w => w.WriteNumber("domid", d.Id)));
+                return true;
+            }
+            case ControlProtocol.Rename:
+            {
+                var d = FindOrThrow(req);
+                string newName = req.GetString("new_name") ?? throw new ToolstackException("rename: no new_name given");
+                manager.Rename(d, newName);
+                await send(JsonLine.Ok(w => { w.WriteNumber("domid", d.Id); w.WriteString("name", d.Name); }));
+                return true;
+            }
             case ControlProtocol.Destroy:
             {
                 var d = FindOrThrow(req);
@@ -144,7 +165,7 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Action r
             {
                 var d = FindOrThrow(req);
                 manager.Unpause(d);
-                await send(JsonLine.Ok());
+                await send(JsonLine.Ok(w => w.WriteNumber("domid", d.Id)));
                 return true;
             }
             case ControlProtocol.Console:
@@ -202,6 +223,20 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Action r
         var file = XlConfigParser.Parse(text, path);
         if (overrides.Count > 0) file = file.ApplyOverrides(overrides);
         var config = DomainConfig.FromFile(file);
+        if (req.GetBool("dry_run"))
+        {
+            manager.Validate(config, cwd);
+            await send(JsonLine.Ok(w =>
+            {
+                w.WriteString("name", config.Name);
+                w.WritePropertyName("config");
+                WriteConfig(w, config);
+                w.WriteStartArray("warnings");
+                foreach (var warning in config.Warnings) w.WriteStringValue(warning);
+                w.WriteEndArray();
+            }));
+            return true;
+        }
         foreach (var warning in config.Warnings) Hypervisor.Log.Xen($"config: {warning}");
 
         bool console = req.GetBool("console");
@@ -224,16 +259,27 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Action r
     private Task StreamConsoleAsync(ManagedDomain d, Func<byte[], Task> send, CancellationToken cancel) =>
         ConsoleSubscription.Start(d).PumpAsync(send, cancel);
 
-    private void WriteDomainList(Utf8JsonWriter w)
+    /// <summary>A config as a JSON object (DomainConfig.ToJson, re-written compact to fit on the protocol line).</summary>
+    private static void WriteConfig(Utf8JsonWriter w, DomainConfig config)
     {
+        using var doc = JsonDocument.Parse(config.ToJson());
+        doc.RootElement.WriteTo(w);
+    }
+
+    private void WriteDomainList(Utf8JsonWriter w, bool withConfig)
+    {
+        var now = DateTime.UtcNow;
         w.WriteStartArray("domains");
         w.WriteStartObject();
         w.WriteNumber("domid", 0);
         w.WriteString("name", "Domain-0");
+        w.WriteString("uuid", Guid.Empty.ToString());
         w.WriteNumber("memory_mib", host.ControlDomainMemoryMiB());
         w.WriteNumber("vcpus", Environment.ProcessorCount);
         w.WriteString("state", "r-----");
         w.WriteNumber("cpu_time", host.ControlDomainCpuSeconds());
+        w.WriteNumber("uptime", (long)(now - Hypervisor.StartedAt).TotalSeconds);
+        if (withConfig) w.WriteNull("config");
         w.WriteEndObject();
         foreach (var d in manager.List())
         {
@@ -245,6 +291,64 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Action r
             w.WriteNumber("vcpus", d.Domain.Vcpus.Count(v => v.State != VcpuState.Offline || v.Index == 0));
             w.WriteString("state", StateFlags(d.Domain));
             w.WriteNumber("cpu_time", Math.Round(d.Domain.CpuTime.TotalSeconds, 1));
+            w.WriteNumber("uptime", (long)Math.Max(0, (now - d.Domain.CreatedAt).TotalSeconds));
+            if (d.Domain.State == DomainState.Shutdown && d.Domain.ShutdownReason is { } reason)
+                w.WriteNumber("shutdown_reason", (int)reason);
+            if (withConfig)
+            {
+                w.WritePropertyName("config");
+                WriteConfig(w, d.Config);
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    /// <summary>
+    /// `xl vcpu-list`: each domain's vCPUs. Domain-0 (the daemon) shows one vCPU per host CPU,
+    /// on that CPU, blocked, with no time of its own (its total is in `xl list`).
+    /// </summary>
+    private void WriteVcpuList(Utf8JsonWriter w)
+    {
+        w.WriteStartArray("domains");
+        w.WriteStartObject();
+        w.WriteNumber("domid", 0);
+        w.WriteString("name", "Domain-0");
+        w.WriteStartArray("vcpus");
+        for (int i = 0; i < Environment.ProcessorCount; i++)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("vcpu", i);
+            w.WriteBoolean("online", true);
+            w.WriteNumber("cpu", i);
+            w.WriteString("state", "b");
+            w.WriteNumber("cpu_time", 0.0);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+        foreach (var d in manager.List())
+        {
+            w.WriteStartObject();
+            w.WriteNumber("domid", d.Id);
+            w.WriteString("name", d.Name);
+            w.WriteStartArray("vcpus");
+            bool paused = d.Domain.State == DomainState.Paused;
+            foreach (var v in d.Domain.Vcpus)
+            {
+                bool online = v.State != VcpuState.Offline || (v.Index == 0 && paused);
+                w.WriteStartObject();
+                w.WriteNumber("vcpu", v.Index);
+                w.WriteBoolean("online", online);
+                w.WriteNumber("cpu", online ? v.LastHostCpu : -1);
+                w.WriteString("state", !online ? "-"
+                    : paused ? "p"
+                    : d.Domain.State != DomainState.Running ? "-"
+                    : v.State == VcpuState.Running ? "r" : "b");
+                w.WriteNumber("cpu_time", Math.Round(v.CpuTime.TotalSeconds, 1));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteEndObject();
         }
         w.WriteEndArray();

@@ -22,23 +22,55 @@ namespace XenSharp.Toolstack.Domains;
 /// </summary>
 public sealed class DomainFactory(XenHypervisor hypervisor, Xenstored xenstored)
 {
-    public ManagedDomain Create(DomainConfig config, string workingDirectory)
+    /// <summary>The checks made before anything is created (xl create -n stops after them).</summary>
+    public void Validate(DomainConfig config, string workingDirectory)
+    {
+        CheckType(config);
+        CheckImage(config.Kernel!, workingDirectory, "kernel", config.Source);
+        if (config.Ramdisk is not null) CheckImage(config.Ramdisk, workingDirectory, "ramdisk", config.Source);
+        CheckMemory(config);
+    }
+
+    private static void CheckType(DomainConfig config)
     {
         if (config.Type != DomainType.Pvh)
             throw new ToolstackException($"{config.Source}: type = \"{config.Type.ToString().ToLowerInvariant()}\" is not supported yet (XenSharp boots type = \"pvh\" guests)");
         if (config.Kernel is null)
             throw new ToolstackException($"{config.Source}: kernel: missing (a PVH domain boots a kernel = \"PATH\" ELF)");
+    }
 
-        var (kernel, kernelPath) = ReadImage(config.Kernel, workingDirectory, "kernel", config.Source);
+    private static void CheckMemory(DomainConfig config)
+    {
+        ulong ramBytes = checked((ulong)config.MemoryMiB << 20);
+        ulong available = HostMemory.Available;
+        if (ramBytes > available)
+            throw new ToolstackException($"{config.Source}: memory = {config.MemoryMiB} MiB is more than the host can give ({available >> 20} MiB available)");
+    }
+
+    private static void CheckImage(string path, string workingDirectory, string key, string source)
+    {
+        if (BuiltinGuests.IsBuiltin(path))
+        {
+            ReadImage(path, workingDirectory, key, source);
+            return;
+        }
+        string full = Path.GetFullPath(path, workingDirectory);
+        if (!File.Exists(full))
+            throw new ToolstackException($"{source}: {key}: {full}: no such file");
+    }
+
+    public ManagedDomain Create(DomainConfig config, string workingDirectory)
+    {
+        CheckType(config);
+
+        var (kernel, kernelPath) = ReadImage(config.Kernel!, workingDirectory, "kernel", config.Source);
         byte[]? ramdisk = null;
         string? ramdiskPath = null;
         if (config.Ramdisk is not null)
             (ramdisk, ramdiskPath) = ReadImage(config.Ramdisk, workingDirectory, "ramdisk", config.Source);
 
+        CheckMemory(config);
         ulong ramBytes = checked((ulong)config.MemoryMiB << 20);
-        ulong available = HostMemory.Available;
-        if (ramBytes > available)
-            throw new ToolstackException($"{config.Source}: memory = {config.MemoryMiB} MiB is more than the host can give ({available >> 20} MiB available)");
 
         GuestMemory memory;
         try

@@ -52,7 +52,7 @@ public sealed class DomainManager : IDisposable
     {
         lock (_domains)
         {
-            if (_domains.Values.Any(d => d.Name == config.Name))
+            if (config.Name == ControlDomainName || _domains.Values.Any(d => d.Name == config.Name))
                 throw new ToolstackException($"domain with name \"{config.Name}\" already exists");
         }
         var managed = _factory.Create(config, workingDirectory);
@@ -82,7 +82,47 @@ public sealed class DomainManager : IDisposable
     /// <summary>`xl destroy`: stops the domain at once and releases everything it held.</summary>
     public void Destroy(ManagedDomain d) => Finish(d, new DomainEnd("destroyed", "destroy", null, null));
 
+    /// <summary>`xl unpause`: starts a domain created paused, or resumes one paused by <see cref="Pause"/>.</summary>
     public void Unpause(ManagedDomain d) => d.Domain.Unpause();
+
+    /// <summary>The control domain's name (the daemon plays domain 0).</summary>
+    public const string ControlDomainName = "Domain-0";
+
+    /// <summary>`xl pause`: stops every vCPU of a running domain at its next exit, keeping its state.</summary>
+    public void Pause(ManagedDomain d)
+    {
+        if (!d.Domain.Pause())
+            throw new ToolstackException($"domain {d.Id} ({d.Name}) is not running: cannot pause it");
+    }
+
+    /// <summary>
+    /// `xl rename`: gives a domain a new name (also in XenStore: /local/domain/N/name and
+    /// /vm/UUID/name); refuses an invalid name or one another domain has.
+    /// </summary>
+    public void Rename(ManagedDomain d, string newName)
+    {
+        if (!DomainConfig.IsValidName(newName))
+            throw new ToolstackException($"\"{newName}\" is not a valid domain name (not empty, no '/' or control characters, not only digits)");
+        lock (_domains)
+        {
+            if (d.Name == newName) return;
+            if (newName == ControlDomainName || _domains.Values.Any(o => o != d && o.Name == newName))
+                throw new ToolstackException($"Domain with name \"{newName}\" already exists.");
+            if (!_domains.ContainsKey(d.Id))
+                throw new ToolstackException($"domain {d.Id} is gone");
+            d.Domain.Name = newName;
+            d.Config = d.Config with { Name = newName };
+        }
+        Xenstored.Write($"{DomainXenStoreNodes.DomainPath(d.Id)}/name", newName);
+        Xenstored.Write($"{DomainXenStoreNodes.VmPath(d.Domain.Uuid)}/name", newName);
+        _hypervisor.Log.Xen($"d{d.Id}: renamed to {newName}");
+    }
+
+    /// <summary>
+    /// `xl create -n`: the checks <see cref="Create"/> makes before building anything (type,
+    /// kernel and ramdisk files, memory), without creating a domain.
+    /// </summary>
+    public void Validate(DomainConfig config, string workingDirectory) => _factory.Validate(config, workingDirectory);
 
     private void OnShutdown(Domain domain, ShutdownReason reason)
     {

@@ -12,7 +12,8 @@ public sealed class ManagedDomain(Domain domain, DomainConfig config, PvConsoleB
     public XenStoreRingBackend Store { get; } = store;
 
     public Domain Domain { get; } = domain;
-    public DomainConfig Config { get; } = config;
+    /// <summary>The domain's configuration (its name follows `xl rename`; restarts use it).</summary>
+    public DomainConfig Config { get; set; } = config;
     public PvConsoleBackend Console { get; } = console;
     public int Id => Domain.Id;
     public string Name => Domain.Name;

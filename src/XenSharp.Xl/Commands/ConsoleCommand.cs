@@ -10,10 +10,10 @@ public static class ConsoleCommand
         return Attach(names[0]);
     }
 
-    public static int Attach(string domain)
+    public static int Attach(string domain, bool print = true)
     {
         var client = DaemonConnection.Connect();
         Request.Call(client, "console", w => w.WriteString("domain", domain));
-        return ConsoleStream.Pump(client);
+        return ConsoleStream.Pump(client, print);
     }
 }

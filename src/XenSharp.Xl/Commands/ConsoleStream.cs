@@ -6,11 +6,12 @@ namespace XenSharp.Xl.Commands;
 /// <summary>
 /// Prints a console stream (after a create -c or console reply) to stdout until the domain
 /// ends. When the domain was restarted (on_reboot = "restart"), follows the new domain.
-/// Returns the xl exit code for how the guest ended.
+/// Returns the xl exit code for how the guest ended. With <c>print</c> false (`xl create -F`)
+/// the output is read and dropped: only the end matters.
 /// </summary>
 public static class ConsoleStream
 {
-    public static int Pump(ControlClient client)
+    public static int Pump(ControlClient client, bool print = true)
     {
         var stdout = Console.OpenStandardOutput();
         while (true)
@@ -23,6 +24,7 @@ public static class ConsoleStream
             }
             if (msg.GetString("console") is string b64)
             {
+                if (!print) continue;
                 stdout.Write(Convert.FromBase64String(b64));
                 stdout.Flush();
                 continue;
@@ -35,7 +37,7 @@ public static class ConsoleStream
                     int newId = r.GetInt32();
                     Console.Error.WriteLine($"xl: domain {end.GetProperty("domid").GetInt32()} {reason}: restarted as domain {newId}");
                     client.Dispose();
-                    return ConsoleCommand.Attach(newId.ToString());
+                    return ConsoleCommand.Attach(newId.ToString(), print);
                 }
                 if (end.GetString("detail") is string detail)
                     Console.Error.WriteLine($"xl: domain {end.GetProperty("domid").GetInt32()} {reason}: {detail}");
