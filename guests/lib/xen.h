@@ -35,6 +35,7 @@
 #define XEN_ENOSYS      38
 #define XEN_ENOTEMPTY   39
 #define XEN_EISCONN    106
+#define XEN_ETIME       62
 #define XEN_ETIMEDOUT  110
 
 #define DOMID_SELF 0x7FF0u
@@ -80,7 +81,16 @@ struct sched_shutdown {
 };
 
 /* event_channel_op */
+#define EVTCHNOP_bind_virq 1
 #define EVTCHNOP_send 4
+
+struct evtchn_bind_virq {
+    uint32_t virq;
+    uint32_t vcpu;
+    uint32_t port;               /* OUT */
+};
+
+#define VIRQ_TIMER 0
 
 struct evtchn_send {
     uint32_t port;
@@ -159,7 +169,32 @@ struct shared_info {
 #define VCPUOP_up                 1
 #define VCPUOP_down               2
 #define VCPUOP_is_up              3
+#define VCPUOP_stop_periodic_timer   7
+#define VCPUOP_set_singleshot_timer  8
+#define VCPUOP_stop_singleshot_timer 9
 #define VCPUOP_register_vcpu_info 10
+
+struct vcpu_set_singleshot_timer {
+    uint64_t timeout_abs_ns;     /* system time */
+    uint32_t flags;
+} __attribute__((packed, aligned(4)));   /* i386 layout: 12 bytes */
+
+#define VCPU_SSHOTTMR_future (1u << 0)   /* -ETIME if already past */
+
+/* vcpu_info.time: the pvclock.  System time (ns) is
+ * system_time + ((((tsc - tsc_timestamp) << tsc_shift) * tsc_to_system_mul) >> 32). */
+struct vcpu_time_info {
+    uint32_t version;            /* odd while the hypervisor updates it */
+    uint32_t pad0;
+    uint64_t tsc_timestamp;
+    uint64_t system_time;
+    uint32_t tsc_to_system_mul;
+    int8_t tsc_shift;
+    uint8_t flags;
+    uint8_t pad1[2];
+} __attribute__((packed, aligned(4)));
+
+#define XEN_PVCLOCK_TSC_STABLE_BIT (1u << 0)
 
 struct vcpu_register_vcpu_info {
     uint64_t mfn;
@@ -266,6 +301,10 @@ XEN_ABI_SIZE(struct xen_add_to_physmap, 16);
 XEN_ABI_SIZE(struct vcpu_info, 64);
 XEN_ABI_OFF(struct shared_info, wc_version, 2304);
 XEN_ABI_SIZE(struct vcpu_register_vcpu_info, 16);
+XEN_ABI_SIZE(struct vcpu_set_singleshot_timer, 12);
+XEN_ABI_SIZE(struct vcpu_time_info, 32);
+XEN_ABI_OFF(struct vcpu_time_info, tsc_to_system_mul, 24);
+XEN_ABI_SIZE(struct evtchn_bind_virq, 12);
 XEN_ABI_OFF(struct vcpu_hvm_x86_32, efer, 56);
 XEN_ABI_OFF(struct vcpu_hvm_x86_32, cs_ar, 104);
 XEN_ABI_SIZE(struct vcpu_hvm_x86_32, 120);

@@ -22,6 +22,9 @@ public sealed class XenHypervisor : IDisposable
     public ConsoleLog Log { get; } = new();
     public DateTime StartedAt { get; } = DateTime.UtcNow;
 
+    /// <summary>Every vCPU timer of every domain, on one thread.</summary>
+    public Time.TimerQueue Timers { get; } = new();
+
     public XenHypervisor(IAccelerator accelerator)
     {
         Accelerator = accelerator;
@@ -68,5 +71,6 @@ public sealed class XenHypervisor : IDisposable
     public void Dispose()
     {
         foreach (var d in Domains) d.Destroy();
+        Timers.Dispose();
     }
 }

@@ -44,6 +44,29 @@ internal sealed unsafe class KvmVcpu : IVcpu
         Ioctl(KvmApi.GetSregs, ref Unsafe.AsRef(in SpecialRegisters), "KVM_GET_SREGS");
         Ioctl(KvmApi.GetVcpuEvents, ref Unsafe.AsRef(in Events), "KVM_GET_VCPU_EVENTS");
         KickSignal.EnsureInstalled();
+        TscOffset = ReadTscOffset();
+    }
+
+    /// <inheritdoc/>
+    public long TscOffset { get; }
+
+    /// <summary>
+    /// Reads the guest's IA32_TSC (KVM_GET_MSRS) between two host TSC reads: the difference is
+    /// the constant offset KVM applies (up to the ioctl's duration).
+    /// </summary>
+    private long ReadTscOffset()
+    {
+        // struct kvm_msrs { u32 nmsrs; u32 pad; struct kvm_msr_entry { u32 index; u32 reserved; u64 data; } entries[1]; }
+        byte* buffer = stackalloc byte[24];
+        new Span<byte>(buffer, 24).Clear();
+        *(uint*)buffer = 1;
+        *(uint*)(buffer + 8) = KvmApi.MsrIa32Tsc;
+        ulong before = XenSharp.Hypervisor.Time.HostTsc.Read();
+        int rc = LibC.ioctl(_fd, KvmApi.GetMsrs, (nint)buffer);
+        ulong after = XenSharp.Hypervisor.Time.HostTsc.Read();
+        if (rc != 1) return 0;
+        ulong guest = *(ulong*)(buffer + 16);
+        return (long)(guest - (before + (after - before) / 2));
     }
 
     private void SetCpuid(ReadOnlySpan<CpuidEntry> cpuid)

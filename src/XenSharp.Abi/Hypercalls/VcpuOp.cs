@@ -39,3 +39,18 @@ public static class EventChannelOp
     public const int ExpandArray = 12;
     public const int SetPriority = 13;
 }
+
+/// <summary>Virtual IRQs (VIRQ_* in xen.h).</summary>
+public static class Virq
+{
+    /// <summary>Per vCPU: timebase update and/or the singleshot timer's timeout.</summary>
+    public const int Timer = 0;
+    public const int Count = 24;
+}
+
+/// <summary>struct vcpu_set_singleshot_timer flags (vcpu.h).</summary>
+public static class SingleshotTimerFlags
+{
+    /// <summary>VCPU_SSHOTTMR_future: fail with -ETIME when the timeout is already in the past.</summary>
+    public const uint Future = 1 << 0;
+}

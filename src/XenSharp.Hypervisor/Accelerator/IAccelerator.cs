@@ -66,6 +66,12 @@ public interface IVcpu : IDisposable
     void Kick();
 
     /// <summary>
+    /// The guest's TSC minus the host's (KVM starts a vCPU's TSC near 0 at creation); constant
+    /// while the TSC is not written. Accelerators whose guests see the host TSC return 0.
+    /// </summary>
+    long TscOffset => 0;
+
+    /// <summary>
     /// Delivers external interrupt <paramref name="vector"/> through the guest's IDT as soon as
     /// the guest can take it (IF set, no interrupt shadow); until then the vCPU asks to exit
     /// when it can. Called from the vCPU's own thread before Run.

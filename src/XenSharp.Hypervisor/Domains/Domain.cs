@@ -28,6 +28,10 @@ public sealed class Domain : IDisposable
     public GuestMemory Memory { get; }
     public XenHypervisor Hypervisor { get; }
     public DateTime CreatedAt { get; } = DateTime.UtcNow;
+    /// <summary><see cref="Time.HostClock"/> when the domain was created: system time 0.</summary>
+    public long CreatedNs { get; } = Time.HostClock.NowNs();
+    /// <summary>The domain's system time: nanoseconds since it was created (monotonic).</summary>
+    public long SystemTimeNs => Time.HostClock.NowNs() - CreatedNs;
     public DomainState State { get; private set; } = DomainState.Paused;
     public ShutdownReason? ShutdownReason { get; private set; }
     /// <summary>Why the domain crashed, when the hypervisor (not the guest) decided so.</summary>

@@ -71,6 +71,50 @@ public sealed class Vcpu : IDisposable
     private bool HasPendingUpcall() =>
         (UpcallVector ?? Domain.CallbackVector) is not null && Events.TwoLevelEventChannels.UpcallPending(this);
 
+    private readonly object _timeLock = new();
+    private long _timeWrittenAt = long.MinValue / 2; // long ago, without overflowing the age computation
+
+    /// <summary>How often, at most, the run loop rewrites vcpu_time_info before entering the guest.</summary>
+    public const long TimeRefreshNs = 100_000_000;
+
+    /// <summary>
+    /// Writes this vCPU's vcpu_time_info (in its vcpu_info) from the host TSC: the guest TSC at
+    /// this moment, the domain's system time, and the TSC-to-ns scale. Does nothing while the
+    /// vCPU has no vcpu_info.
+    /// </summary>
+    public void UpdateTime()
+    {
+        ulong info = VcpuInfoGuestAddress;
+        if (info == 0 || !Domain.Memory.TryGetSpan(info + Time.PvClock.VcpuInfoTimeOffset, Time.PvClock.Size, out var time)) return;
+        lock (_timeLock)
+        {
+            ulong host = Time.HostTsc.Read();
+            long now = Time.HostClock.NsAt(host);
+            Time.PvClock.Write(time, host + (ulong)_cpu.TscOffset, (ulong)Math.Max(0, now - Domain.CreatedNs),
+                               Time.HostClock.Mul, Time.HostClock.Shift, Time.HostClock.Flags);
+            _timeWrittenAt = now;
+        }
+    }
+
+    /// <summary>Before entering the guest: rewrites vcpu_time_info when it is older than <see cref="TimeRefreshNs"/>.</summary>
+    private void RefreshTime()
+    {
+        if (Time.HostClock.NowNs() - Volatile.Read(ref _timeWrittenAt) >= TimeRefreshNs) UpdateTime();
+    }
+
+    /// <summary>The singleshot timer (VCPUOP_set_singleshot_timer) that raises VIRQ_TIMER.</summary>
+    public Time.VcpuTimer SingleshotTimer { get; }
+
+    /// <summary>The port bound to this vCPU's VIRQ_TIMER, 0 if none.</summary>
+    public int TimerVirqPort { get; set; }
+
+    /// <summary>The singleshot timer expired: raise VIRQ_TIMER (which wakes a blocked vCPU).</summary>
+    private void OnTimerExpired()
+    {
+        int port = TimerVirqPort;
+        if (port != 0) Events.TwoLevelEventChannels.SetPending(Domain, port, Index);
+    }
+
     /// <summary>State to load at the next bring-up (builder or VCPUOP_initialise).</summary>
     public InitialVcpuState? PendingInitialState { get; set; }
 
@@ -82,6 +126,7 @@ public sealed class Vcpu : IDisposable
         Domain = domain;
         Index = index;
         _cpu = cpu;
+        SingleshotTimer = new Time.VcpuTimer(domain.Hypervisor.Timers, OnTimerExpired);
     }
 
     /// <summary>The accelerator vCPU (registers, kicks).</summary>
@@ -204,6 +249,7 @@ public sealed class Vcpu : IDisposable
                     ParkWhilePaused();
                     continue;
                 }
+                RefreshTime();
                 UpdateUpcall();
                 long start = Stopwatch.GetTimestamp();
                 Interlocked.Exchange(ref _runStartedAt, start);
@@ -321,6 +367,7 @@ public sealed class Vcpu : IDisposable
 
     public void Dispose()
     {
+        SingleshotTimer.Stop();
         Stop();
         _cpu.Dispose();
         _wake.Dispose();

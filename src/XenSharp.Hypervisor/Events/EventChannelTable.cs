@@ -7,16 +7,18 @@ namespace XenSharp.Hypervisor.Events;
 /// as in Xen). A port is free, bound to a backend inside the host (console and XenStore rings:
 /// a send runs the backend), or bound as an IPI to one of the domain's vCPUs (a send marks
 /// the port pending for that vCPU through the 2-level ABI, <see cref="TwoLevelEventChannels"/>).
-/// Interdomain channels, VIRQs and the FIFO ABI come with the event-channel work.
+/// VIRQ ports (VIRQ_TIMER so far) are raised by the hypervisor for one vCPU. Interdomain
+/// channels and the FIFO ABI come with the event-channel work.
 /// </summary>
 public sealed class EventChannelTable
 {
-    private enum PortState : byte { Free, Host, Ipi }
+    private enum PortState : byte { Free, Host, Ipi, Virq }
 
     private struct Port
     {
         public PortState State;
         public int Vcpu;
+        public int Virq;
         public Action? Host;
     }
 
@@ -58,6 +60,22 @@ public sealed class EventChannelTable
     /// <summary>EVTCHNOP_bind_ipi: a port that notifies vCPU <paramref name="vcpu"/> of this domain.</summary>
     public int BindIpi(int vcpu) => Allocate(PortState.Ipi, vcpu, null);
 
+    /// <summary>EVTCHNOP_bind_virq: a port that virtual IRQ <paramref name="virq"/> of vCPU <paramref name="vcpu"/> raises.</summary>
+    public int BindVirq(int virq, int vcpu)
+    {
+        int port = Allocate(PortState.Virq, vcpu, null);
+        if (port > 0)
+            lock (_ports) _ports[port].Virq = virq;
+        return port;
+    }
+
+    /// <summary>The VIRQ a port is bound to, or -1 when it is not a VIRQ port.</summary>
+    public int VirqOf(uint port)
+    {
+        lock (_ports)
+            return port < (uint)_ports.Length && _ports[port].State == PortState.Virq ? _ports[port].Virq : -1;
+    }
+
     /// <summary>
     /// EVTCHNOP_send: runs a host backend, or marks an IPI port pending for its vCPU in
     /// <paramref name="domain"/>'s shared_info. -EINVAL for a port that is not bound.
@@ -87,7 +105,7 @@ public sealed class EventChannelTable
     public int NotifyVcpu(uint port)
     {
         lock (_ports)
-            return port < (uint)_ports.Length && _ports[port].State == PortState.Ipi ? _ports[port].Vcpu : -1;
+            return port < (uint)_ports.Length && _ports[port].State is PortState.Ipi or PortState.Virq ? _ports[port].Vcpu : -1;
     }
 
     /// <summary>Whether the port is in use.</summary>

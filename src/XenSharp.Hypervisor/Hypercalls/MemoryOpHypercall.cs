@@ -82,6 +82,10 @@ public static class MemoryOpHypercall
                 SharedInfoPage.Initialise(page, ctx.Domain.Vcpus.Count);
                 ctx.Domain.SharedInfoAddress = gpa;
                 ctx.Domain.SharedInfoIs32Bit = !ctx.Is64;
+                var d = ctx.Domain;
+                Time.PvClock.WriteWallclock(page, d.SharedInfoIs32Bit,
+                    DateTime.UtcNow - TimeSpan.FromTicks(Math.Max(0, d.SystemTimeNs) / 100));
+                foreach (var v in d.Vcpus) v.UpdateTime();
                 return 0;
             }
             case MemoryOp.MapSpaceGrantTable:

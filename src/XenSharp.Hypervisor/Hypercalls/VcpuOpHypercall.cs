@@ -5,7 +5,8 @@ using XenSharp.Hypervisor.Domains;
 namespace XenSharp.Hypervisor.Hypercalls;
 
 /// <summary>
-/// vcpu_op(cmd, vcpuid, arg): bring secondary vCPUs up and down, and register vcpu_info.
+/// vcpu_op(cmd, vcpuid, arg): bring secondary vCPUs up and down, register vcpu_info, and
+/// the singleshot timer (VIRQ_TIMER).
 /// VCPUOP_initialise takes struct vcpu_hvm_context (hvm/hvm_vcpu.h) for PVH guests:
 /// { u32 mode; u32 pad; union { x86_32 regs; x86_64 regs; } } — 128 bytes.
 /// </summary>
@@ -33,9 +34,37 @@ public static class VcpuOpHypercall
                 return target.State != VcpuState.Offline ? 1 : 0;
             case VcpuOp.RegisterVcpuInfo:
                 return RegisterVcpuInfo(in ctx, target);
+            case VcpuOp.SetSingleshotTimer:
+                return SetSingleshotTimer(in ctx, target);
+            case VcpuOp.StopSingleshotTimer:
+                if (target != ctx.Vcpu) return -XenErrno.EINVAL;
+                target.SingleshotTimer.Stop();
+                return 0;
+            case VcpuOp.StopPeriodicTimer:
+                // XenSharp starts no periodic timer, so there is none to stop.
+                return target != ctx.Vcpu ? -XenErrno.EINVAL : 0;
             default:
                 return -XenErrno.ENOSYS;
         }
+    }
+
+    /// <summary>
+    /// struct vcpu_set_singleshot_timer { u64 timeout_abs_ns; u32 flags; }: arms the calling
+    /// vCPU's one-shot timer for that system time; on expiry VIRQ_TIMER is raised. A timeout
+    /// already past expires at once, unless VCPU_SSHOTTMR_future asks for -ETIME. Only a vCPU's
+    /// own timer may be set (-EINVAL otherwise), as in Xen.
+    /// </summary>
+    private static long SetSingleshotTimer(in HypercallContext ctx, Vcpu target)
+    {
+        if (target != ctx.Vcpu) return -XenErrno.EINVAL;
+        if (!ctx.Memory.TryRead(ctx.A3, out ulong timeout) || !ctx.Memory.TryRead(ctx.A3 + 8, out uint flags))
+            return -XenErrno.EFAULT;
+        var d = ctx.Domain;
+        if ((flags & SingleshotTimerFlags.Future) != 0 && timeout < (ulong)Math.Max(0, d.SystemTimeNs))
+            return -XenErrno.ETIME;
+        long deadline = timeout >= (ulong)(long.MaxValue - d.CreatedNs) ? long.MaxValue : d.CreatedNs + (long)timeout;
+        target.SingleshotTimer.Set(deadline);
+        return 0;
     }
 
     private static long RegisterVcpuInfo(in HypercallContext ctx, Vcpu target)
@@ -59,6 +88,7 @@ public static class VcpuOpHypercall
             info[SharedInfoPage.UpcallMaskOffset] = 1;
         }
         target.VcpuInfoAddress = gpa;
+        target.UpdateTime();
         return 0;
     }
 

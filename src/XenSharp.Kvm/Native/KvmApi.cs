@@ -30,6 +30,8 @@ internal static class KvmApi
     public const nuint SetSregs = 0x4138AE84;
     public const nuint Interrupt = 0x4004AE86;
     public const nuint SetCpuid2 = 0x4008AE90;
+    public const nuint GetMsrs = 0xC008AE88;
+    public const uint MsrIa32Tsc = 0x10;
     public const nuint GetVcpuEvents = 0x8040AE9F;
     public const nuint SetVcpuEvents = 0x4040AEA0;
 

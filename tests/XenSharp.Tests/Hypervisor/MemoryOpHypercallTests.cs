@@ -167,7 +167,7 @@ public class MemoryOpHypercallTests
         return t.Call(HypercallNumber.MemoryOp, AddToPhysmap, Arg, is64: false);
     }
 
-    private static void AssertFreshSharedInfo(TestDomain t, ulong gpa, int vcpus)
+    private static void AssertFreshSharedInfo(TestDomain t, ulong gpa, int vcpus, bool is32Bit)
     {
         var page = t.Peek(gpa, 4096);
         for (int i = 0; i < 32; i++)
@@ -175,7 +175,24 @@ public class MemoryOpHypercallTests
             Assert.Equal(0, page[i * 64]);                         // evtchn_upcall_pending
             Assert.Equal(i < vcpus ? 1 : 0, page[i * 64 + 1]);     // evtchn_upcall_mask
         }
-        for (int i = 0; i < vcpus; i++) page[i * 64 + 1] = 0;
+        for (int i = 0; i < vcpus; i++)
+        {
+            page[i * 64 + 1] = 0;
+            // Each vCPU's vcpu_time_info (at 32) was written: an even, nonzero version and a scale.
+            var time = page.AsSpan(i * 64 + 32, 32);
+            uint version = BitConverter.ToUInt32(time);
+            Assert.True(version != 0 && version % 2 == 0, $"vcpu_info[{i}].time.version {version}");
+            Assert.NotEqual(0u, BitConverter.ToUInt32(time[24..]));
+            time.Clear();
+        }
+        // The wallclock was written: an even version and a plausible wc_sec.
+        var (ver, sec, nsec, secHi) = XenSharp.Hypervisor.Time.PvClock.WallclockOffsets(is32Bit);
+        uint wcVersion = BitConverter.ToUInt32(page, ver);
+        Assert.True(wcVersion != 0 && wcVersion % 2 == 0, $"wc_version {wcVersion}");
+        Assert.InRange(BitConverter.ToUInt32(page, sec), 1_600_000_000u, uint.MaxValue);
+        Array.Clear(page, ver, 12);
+        Array.Clear(page, secHi, 4);
+        _ = nsec;
         Assert.True(page.AsSpan().IndexOfAnyExcept((byte)0) < 0, "the rest of shared_info starts zeroed");
     }
 
@@ -186,7 +203,7 @@ public class MemoryOpHypercallTests
         t.Fill(0x30000, 4096, 0xAB);
         Assert.Equal(0, AddToPhysmap64(t, DomIdSelf, 0, 0, 0x30));
         Assert.Equal(0x30000UL, t.Domain.SharedInfoAddress);
-        AssertFreshSharedInfo(t, 0x30000, 3);
+        AssertFreshSharedInfo(t, 0x30000, 3, is32Bit: false);
     }
 
     [Fact]
@@ -196,7 +213,7 @@ public class MemoryOpHypercallTests
         t.Fill(0x31000, 4096, 0xAB);
         Assert.Equal(0, AddToPhysmap32(t, (ushort)t.Domain.Id, 0, 0, 0x31));
         Assert.Equal(0x31000UL, t.Domain.SharedInfoAddress);
-        AssertFreshSharedInfo(t, 0x31000, 3);
+        AssertFreshSharedInfo(t, 0x31000, 3, is32Bit: true);
     }
 
     [Theory]
