@@ -1,0 +1,61 @@
+namespace XenSharp.Hypervisor.Time;
+
+/// <summary>
+/// A one-shot timer on a <see cref="TimerQueue"/> (a vCPU's singleshot timer). Arming it again
+/// replaces the previous deadline; the callback runs once per arming, on the queue's thread.
+/// </summary>
+public sealed class VcpuTimer(TimerQueue queue, Action onExpire)
+{
+    private readonly object _lock = new();
+    private long _generation;
+    private bool _armed;
+
+    internal long Generation => Volatile.Read(ref _generation);
+
+    /// <summary>Whether the timer is armed and has not expired yet.</summary>
+    public bool IsArmed
+    {
+        get { lock (_lock) return _armed; }
+    }
+
+    /// <summary>The deadline of the armed timer on <see cref="HostClock"/>.</summary>
+    public long Deadline { get; private set; }
+
+    /// <summary>Arms (or re-arms) the timer for <paramref name="deadlineNs"/> on <see cref="HostClock"/>; a past deadline expires at once.</summary>
+    public void Set(long deadlineNs)
+    {
+        long generation;
+        lock (_lock)
+        {
+            generation = Interlocked.Increment(ref _generation);
+            _armed = true;
+            Deadline = deadlineNs;
+        }
+        queue.Schedule(this, generation, deadlineNs);
+    }
+
+    /// <summary>Disarms the timer; waits for an expiry already running to finish.</summary>
+    public void Stop()
+    {
+        lock (_lock)
+        {
+            Interlocked.Increment(ref _generation);
+            _armed = false;
+        }
+    }
+
+    /// <summary>
+    /// Runs the callback under the timer's lock, so that once <see cref="Stop"/> returns no
+    /// expiry is running (the domain may then release its memory). The callback must not set
+    /// or stop this timer.
+    /// </summary>
+    internal void Expire(long generation)
+    {
+        lock (_lock)
+        {
+            if (generation != _generation || !_armed) return;
+            _armed = false;
+            onExpire();
+        }
+    }
+}
