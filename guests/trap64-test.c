@@ -152,42 +152,11 @@ static inline void outb(uint16_t port, uint8_t v)
 #define barrier() asm volatile("" ::: "memory")
 #define cpu_relax() asm volatile("pause" ::: "memory")
 
-void *memset(void *s, int c, size_t n)
-{
-    unsigned char *p = s;
-
-    while (n--)
-        *p++ = (unsigned char)c;
-    return s;
-}
-
-void *memcpy(void *d, const void *s, size_t n)
-{
-    unsigned char *dp = d;
-    const unsigned char *sp = s;
-
-    while (n--)
-        *dp++ = *sp++;
-    return d;
-}
-
-static size_t strlen(const char *s)
-{
-    size_t n = 0;
-
-    while (s[n])
-        n++;
-    return n;
-}
-
-static int strcmp(const char *a, const char *b)
-{
-    while (*a && *a == *b) {
-        a++;
-        b++;
-    }
-    return (unsigned char)*a - (unsigned char)*b;
-}
+/* The string routines are lib/string.c, built for 64-bit (see the Makefile). */
+void *memset(void *s, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
 
 /* ------------------------------------------------- Xen, 64-bit ABI */
 
