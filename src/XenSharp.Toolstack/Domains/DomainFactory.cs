@@ -26,8 +26,8 @@ public sealed class DomainFactory(XenHypervisor hypervisor, Xenstored xenstored)
     public void Validate(DomainConfig config, string workingDirectory)
     {
         CheckType(config);
-        CheckImage(config.Kernel!, workingDirectory, "kernel", config.Source);
-        if (config.Ramdisk is not null) CheckImage(config.Ramdisk, workingDirectory, "ramdisk", config.Source);
+        ReadImage(config.Kernel!, workingDirectory, "kernel", config.Source);
+        if (config.Ramdisk is not null) ReadImage(config.Ramdisk, workingDirectory, "ramdisk", config.Source);
         CheckMemory(config);
     }
 
@@ -45,18 +45,6 @@ public sealed class DomainFactory(XenHypervisor hypervisor, Xenstored xenstored)
         ulong available = HostMemory.Available;
         if (ramBytes > available)
             throw new ToolstackException($"{config.Source}: memory = {config.MemoryMiB} MiB is more than the host can give ({available >> 20} MiB available)");
-    }
-
-    private static void CheckImage(string path, string workingDirectory, string key, string source)
-    {
-        if (BuiltinGuests.IsBuiltin(path))
-        {
-            ReadImage(path, workingDirectory, key, source);
-            return;
-        }
-        string full = Path.GetFullPath(path, workingDirectory);
-        if (!File.Exists(full))
-            throw new ToolstackException($"{source}: {key}: {full}: no such file");
     }
 
     public ManagedDomain Create(DomainConfig config, string workingDirectory)
