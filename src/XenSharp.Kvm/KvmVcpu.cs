@@ -331,6 +331,9 @@ internal sealed unsafe class KvmVcpu : IVcpu
         Buffer.MemoryCopy(&value, _run + dataOffset, 8, Math.Min(_exit.Size, 8));
     }
 
+    /// <summary>Fills kvm_run's mmio.data (u8 data[8] at offset 8); KVM copies mmio.len bytes of it to the guest at the next KVM_RUN.</summary>
+    public void CompleteMmioRead(ulong value) => *(ulong*)(_run + KvmApi.RunExitUnion + 8) = value;
+
     public void Kick()
     {
         _kickPending = true;

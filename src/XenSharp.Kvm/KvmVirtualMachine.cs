@@ -18,8 +18,12 @@ internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
         _kvm = kvm;
         _vmFd = vmFd;
 
-        // MSRs KVM does not know (Xen's hypercall-page MSR among them) exit to us.
-        EnableCap(KvmApi.CapX86UserSpaceMsr, KvmApi.MsrExitReasonUnknown);
+        // MSRs KVM does not know (Xen's hypercall-page MSR among them) exit to us; so do MSRs KVM
+        // would #GP (the x2APIC range: without an in-kernel LAPIC KVM refuses them, and they
+        // cannot be filtered) and the ones the filter below denies (TSC deadline, which KVM
+        // would silently drop without an in-kernel LAPIC). XenSharp's LAPIC answers them.
+        EnableCap(KvmApi.CapX86UserSpaceMsr, KvmApi.MsrExitReasonUnknown | KvmApi.MsrExitReasonInval | KvmApi.MsrExitReasonFilter);
+        DenyMsrToKvm(0x6E0);
         if (kvm.HasEmulationFailureExit)
             EnableCap(KvmApi.CapExitOnEmulationFailure, 1);
         // Needed by VMX hosts for real-mode emulation; harmless elsewhere. Placed in the reserved hole below 4 GiB.
@@ -40,6 +44,25 @@ internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
                     throw new KvmUnavailableException(
                         $"KVM_SET_USER_MEMORY_REGION for 0x{r.GuestPhysical:x}+0x{r.Size:x} failed: {Marshal.GetLastPInvokeErrorMessage()}");
             }
+        }
+    }
+
+    /// <summary>Installs an MSR filter that sends reads and writes of <paramref name="msr"/> to user space (all others stay allowed).</summary>
+    private void DenyMsrToKvm(uint msr)
+    {
+        Span<byte> filter = stackalloc byte[KvmApi.MsrFilterSize];
+        filter.Clear();
+        byte bitmap = 0; // bit clear = denied
+        MemoryMarshal.Write(filter, 0u); // KVM_MSR_FILTER_DEFAULT_ALLOW
+        var range = filter.Slice(8, KvmApi.MsrFilterRangeSize);
+        MemoryMarshal.Write(range, KvmApi.MsrFilterRead | KvmApi.MsrFilterWrite);
+        MemoryMarshal.Write(range[4..], 1u);
+        MemoryMarshal.Write(range[8..], msr);
+        MemoryMarshal.Write(range[16..], (ulong)&bitmap);
+        fixed (byte* p = filter)
+        {
+            if (LibC.ioctl(_vmFd, KvmApi.SetMsrFilter, (nint)p) < 0)
+                throw new KvmUnavailableException($"KVM_X86_SET_MSR_FILTER failed: {Marshal.GetLastPInvokeErrorMessage()}");
         }
     }
 

@@ -25,6 +25,9 @@ public static class MemoryOp
     public const int MapSpaceGrantTable = 1;
     public const int MapSpaceGmfn = 2;
 
+    /// <summary>XENMAPIDX_grant_table_status: with XENMAPSPACE_grant_table, idx names a v2 status frame.</summary>
+    public const uint MapIdxGrantTableStatus = 1u << 31;
+
     /// <summary>Size of one e820 entry as XENMEM_memory_map returns it (u64 addr, u64 size, u32 type; packed).</summary>
     public const int E820EntrySize = 20;
 }

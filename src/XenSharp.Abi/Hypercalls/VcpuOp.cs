@@ -21,33 +21,6 @@ public static class VcpuOp
     public const int RegisterVcpuTimeMemoryArea = 13;
 }
 
-/// <summary>Event channel sub-commands (EVTCHNOP_* in event_channel.h).</summary>
-public static class EventChannelOp
-{
-    public const int BindInterdomain = 0;
-    public const int BindVirq = 1;
-    public const int BindPirq = 2;
-    public const int Close = 3;
-    public const int Send = 4;
-    public const int Status = 5;
-    public const int AllocUnbound = 6;
-    public const int BindIpi = 7;
-    public const int BindVcpu = 8;
-    public const int Unmask = 9;
-    public const int Reset = 10;
-    public const int InitControl = 11;
-    public const int ExpandArray = 12;
-    public const int SetPriority = 13;
-}
-
-/// <summary>Virtual IRQs (VIRQ_* in xen.h).</summary>
-public static class Virq
-{
-    /// <summary>Per vCPU: timebase update and/or the singleshot timer's timeout.</summary>
-    public const int Timer = 0;
-    public const int Count = 24;
-}
-
 /// <summary>struct vcpu_set_singleshot_timer flags (vcpu.h).</summary>
 public static class SingleshotTimerFlags
 {

@@ -23,6 +23,9 @@ public sealed class PvConsoleBackend
 
     public ConsoleOutputBuffer Output { get; } = new();
 
+    /// <summary>Notifies the guest on its console event channel (after out_cons or in_prod moved), as xenconsoled does.</summary>
+    public Action? NotifyGuest { get; set; }
+
     /// <summary>
     /// Stops touching guest memory for good (called before the domain's memory is released);
     /// later Drain and WriteInput calls do nothing.
@@ -67,10 +70,18 @@ public sealed class PvConsoleBackend
             BytesOut += n;
             Output.Write(_scratch.AsSpan(0, n));
         }
+        NotifyGuest?.Invoke();
     }
 
     /// <summary>Queues keyboard input for the guest; returns how many bytes fit in the ring.</summary>
     public int WriteInput(ReadOnlySpan<byte> data)
+    {
+        int written = WriteInputLocked(data);
+        if (written > 0) NotifyGuest?.Invoke();
+        return written;
+    }
+
+    private int WriteInputLocked(ReadOnlySpan<byte> data)
     {
         lock (_lock)
         {

@@ -28,6 +28,9 @@ public sealed class XenStoreRingBackend
     private bool _detached;
     private bool _broken;
 
+    /// <summary>Notifies the guest on its store event channel after the backend moved an index, as xenstored does.</summary>
+    public Action? NotifyGuest { get; set; }
+
     public XenStoreRingBackend(GuestMemory memory, ulong ringAddress)
     {
         if (!memory.Contains(ringAddress, 4096))
@@ -68,15 +71,17 @@ public sealed class XenStoreRingBackend
     {
         XenStoreConnection? connection = _connection;
         int n;
+        bool moved;
         lock (_lock)
         {
             if (_detached || _broken || connection is null) return;
             if (!_memory.TryGetSpan(_ring, 4096, out var page)) return;
-            WriteReplies(page);
+            moved = WriteReplies(page);
             n = ReadRequests(page);
         }
         if (n > 0)
         {
+            moved = true;
             connection.Receive(_scratch.AsSpan(0, n)); // replies come back through Enqueue
             lock (_lock)
             {
@@ -84,6 +89,7 @@ public sealed class XenStoreRingBackend
                     WriteReplies(page);
             }
         }
+        if (moved) NotifyGuest?.Invoke();
     }
 
     private int ReadRequests(Span<byte> page)
@@ -104,7 +110,8 @@ public sealed class XenStoreRingBackend
         return (int)available;
     }
 
-    private void WriteReplies(Span<byte> page)
+    /// <summary>Copies queued output into the rsp ring; true when rsp_prod moved.</summary>
+    private bool WriteReplies(Span<byte> page)
     {
         uint cons = Volatile.Read(ref Index(page, XenStoreDomainInterface.RspConsOffset));
         uint prod = Volatile.Read(ref Index(page, XenStoreDomainInterface.RspProdOffset));
@@ -112,8 +119,9 @@ public sealed class XenStoreRingBackend
         if (used > XenStoreDomainInterface.RingSize)
         {
             Break(page, XenStoreDomainInterface.ErrorRingIdx);
-            return;
+            return false;
         }
+        uint start = prod;
         var ring = page.Slice(XenStoreDomainInterface.RspOffset, XenStoreDomainInterface.RingSize);
         int room = XenStoreDomainInterface.RingSize - (int)used;
         while (room > 0 && _pending.Count > 0)
@@ -132,6 +140,7 @@ public sealed class XenStoreRingBackend
             else _pendingOffset += take;
         }
         Volatile.Write(ref Index(page, XenStoreDomainInterface.RspProdOffset), prod);
+        return prod != start;
     }
 
     private void Break(Span<byte> page, uint error)

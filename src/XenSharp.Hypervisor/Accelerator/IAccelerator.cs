@@ -62,6 +62,9 @@ public interface IVcpu : IDisposable
     /// <summary>For an I/O read exit, the value the guest reads.</summary>
     void CompleteIoRead(ulong value);
 
+    /// <summary>For an MMIO read exit, the value the guest reads (its low Exit.Size bytes).</summary>
+    void CompleteMmioRead(ulong value);
+
     /// <summary>Makes a Run in progress (or the next one) return promptly with Interrupted. Thread-safe.</summary>
     void Kick();
 

@@ -6,8 +6,9 @@ namespace XenSharp.Hypervisor.Cpu;
 /// The CPUID a guest vCPU sees, derived from what the accelerator supports by a pipeline of
 /// small steps (in the order applied):
 /// 1. drop the accelerator's own hypervisor leaves (0x40000000–0x4000FFFF, e.g. "KVMKVMKVM");
-/// 2. leaf 1: set the hypervisor-present bit (ECX 31) and the vCPU's initial APIC id (EBX 31:24);
-///    leaves 0xB/0x1F: the x2APIC id (EDX);
+/// 2. leaf 1: set the hypervisor-present bit (ECX 31) and the vCPU's initial APIC id (EBX 31:24),
+///    and advertise the local APIC XenSharp emulates (Apic/LocalApic): APIC (EDX 9), x2APIC
+///    (ECX 21) and the TSC-deadline timer (ECX 24); leaves 0xB/0x1F: the x2APIC id (EDX);
 /// 3. leaf 7: UMIP (ECX bit 2) stays exactly when the host offers it, so the guest may set CR4.UMIP;
 /// 4. add Xen's leaves at 0x40000000: signature "XenVMMXenVMM", version, one hypercall page
 ///    at MSR 0x40000000, and the HVM leaf with the vCPU id and domain id.
@@ -16,6 +17,12 @@ public static class CpuidPolicy
 {
     public const uint UmipBit = 1u << 2;
     public const uint HypervisorBit = 1u << 31;
+    /// <summary>Leaf 1 EDX: on-chip local APIC.</summary>
+    public const uint ApicBit = 1u << 9;
+    /// <summary>Leaf 1 ECX: x2APIC.</summary>
+    public const uint X2ApicBit = 1u << 21;
+    /// <summary>Leaf 1 ECX: TSC-deadline mode of the APIC timer.</summary>
+    public const uint TscDeadlineBit = 1u << 24;
 
     public static CpuidEntry[] ForVcpu(ReadOnlySpan<CpuidEntry> supported, int domainId, int vcpuIndex)
     {
@@ -27,7 +34,8 @@ public static class CpuidPolicy
             switch (entry.Function)
             {
                 case 1:                                                      // step 2
-                    entry.Ecx |= HypervisorBit;
+                    entry.Ecx |= HypervisorBit | X2ApicBit | TscDeadlineBit;
+                    entry.Edx |= ApicBit;
                     entry.Ebx = (entry.Ebx & 0x00FFFFFF) | ((uint)vcpuIndex << 24);
                     break;
                 case 0xB:

@@ -48,7 +48,31 @@ public sealed class Domain : IDisposable
     /// <summary>Guest-physical address of shared_info once the guest placed it (XENMAPSPACE_shared_info), else 0.</summary>
     public ulong SharedInfoAddress { get; set; }
 
-    public EventChannelTable EventChannels { get; } = new();
+    public EventChannelTable EventChannels { get; }
+
+    /// <summary>
+    /// Where pending/masked bits live: the 2-level ABI until the guest switches to FIFO
+    /// (EVTCHNOP_init_control), and back to 2-level on EVTCHNOP_reset.
+    /// </summary>
+    public IEventChannelAbi EventAbi { get; set; }
+
+    /// <summary>The domain's grant table (GNTTABOP_*, XENMAPSPACE_grant_table; host backends map grants through it).</summary>
+    public Grants.GrantTable Grants { get; }
+
+    private FifoEventChannels? _fifo;
+
+    /// <summary>The domain's FIFO ABI state, created at the first EVTCHNOP_init_control.</summary>
+    public FifoEventChannels FifoAbi => _fifo ??= new FifoEventChannels(this);
+
+    /// <summary>EVTCHNOP_reset: back to the 2-level ABI; FIFO control blocks and array pages are forgotten.</summary>
+    public void ResetEventAbi()
+    {
+        EventAbi = TwoLevelAbi;
+        _fifo = null;
+    }
+
+    /// <summary>The 2-level ABI object of this domain (the default <see cref="EventAbi"/>).</summary>
+    public TwoLevelEventChannels TwoLevelAbi { get; }
 
     /// <summary>
     /// Whether shared_info uses the 32-bit layout (xen_ulong_t of 32 bits). Latched, as Xen
@@ -99,6 +123,10 @@ public sealed class Domain : IDisposable
             foreach (var v in _vcpus) v?.Dispose();
             throw;
         }
+        EventChannels = new EventChannelTable(this);
+        TwoLevelAbi = new TwoLevelEventChannels(this);
+        EventAbi = TwoLevelAbi;
+        Grants = new Grants.GrantTable(this);
     }
 
     public IReadOnlyList<Vcpu> Vcpus => _vcpus;
@@ -112,6 +140,13 @@ public sealed class Domain : IDisposable
             foreach (var v in _vcpus) t += v.CpuTime;
             return t;
         }
+    }
+
+    /// <summary>An event became pending: vCPUs in SCHEDOP_poll look at their ports again.</summary>
+    public void WakePollers()
+    {
+        foreach (var v in _vcpus)
+            if (v.IsPolling) v.Wake();
     }
 
     public ulong GetHvmParam(int index) => _hvmParams[index];
@@ -180,6 +215,38 @@ public sealed class Domain : IDisposable
         Shutdown(Abi.Hypercalls.ShutdownReason.Crash);
     }
 
+    private int _memoryUsers;
+    private volatile bool _memoryClosing;
+
+    /// <summary>
+    /// Lets another domain or a host backend use this domain's memory (interdomain events,
+    /// grant copies and mappings) without racing its destruction: true when the memory is
+    /// alive, and then it stays alive until the matching <see cref="ExitMemory"/>.
+    /// <see cref="Destroy"/> waits for every user to leave before unmapping it; keep the
+    /// section short (one operation, no blocking).
+    /// </summary>
+    public bool TryEnterMemory()
+    {
+        Interlocked.Increment(ref _memoryUsers);
+        if (!_memoryClosing) return true;
+        Interlocked.Decrement(ref _memoryUsers);
+        return false;
+    }
+
+    /// <summary>Ends a <see cref="TryEnterMemory"/> section.</summary>
+    public void ExitMemory() => Interlocked.Decrement(ref _memoryUsers);
+
+    private void CloseMemory()
+    {
+        _memoryClosing = true;
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _memoryUsers) != 0) spin.SpinOnce();
+        Memory.Dispose();
+    }
+
+    /// <summary>Raised while the domain is being destroyed, after its vCPUs stopped and before its memory goes (backends and peers let go).</summary>
+    public event Action<Domain>? Destroying;
+
     /// <summary>Stops every vCPU and waits for their threads; the domain keeps its memory.</summary>
     public void Stop()
     {
@@ -197,8 +264,11 @@ public sealed class Domain : IDisposable
         foreach (var v in _vcpus) v.RequestStop();
         foreach (var v in _vcpus) v.Dispose();
         ConsoleIo.Flush();
+        EventChannels.CloseAll();
+        try { Destroying?.Invoke(this); }
+        catch (Exception e) { Hypervisor.Log.Xen($"d{Id}: while tearing down: {e.Message}"); }
         _vm.Dispose();
-        Memory.Dispose();
+        CloseMemory();
         lock (_lock) State = DomainState.Destroyed;
         Hypervisor.Remove(this);
     }

@@ -61,15 +61,54 @@ public sealed class Vcpu : IDisposable
     /// </summary>
     private void UpdateUpcall()
     {
+        if (!_cpu.InterruptQueued) _apicVectorQueued = false; // the APIC's vector (if any) was injected
         byte? vector = UpcallVector ?? Domain.CallbackVector;
         if (vector is null) return;
-        bool pending = Events.TwoLevelEventChannels.UpcallPending(this);
+        bool pending = UpcallPending;
         if (pending && !_cpu.InterruptQueued) _cpu.QueueInterrupt(vector.Value);
-        else if (!pending && _cpu.InterruptQueued) _cpu.CancelQueuedInterrupt();
+        else if (!pending && _cpu.InterruptQueued && !_apicVectorQueued) _cpu.CancelQueuedInterrupt();
+    }
+
+    /// <summary>This vCPU's emulated local APIC (xAPIC page at its base, x2APIC and TSC-deadline MSRs, APIC timer).</summary>
+    public Apic.LocalApic Apic { get; }
+
+    private bool _apicVectorQueued; // the queued interrupt was acknowledged from the APIC: the upcall logic must not cancel it
+
+    /// <summary>
+    /// Before entering the guest, after <see cref="UpdateUpcall"/>: when nothing is queued, the
+    /// APIC's highest deliverable vector moves IRR→ISR and is queued for injection.
+    /// </summary>
+    private void UpdateApic()
+    {
+        if (_cpu.InterruptQueued || !Apic.TryAcknowledge(out byte vector)) return;
+        _cpu.QueueInterrupt(vector);
+        _apicVectorQueued = true;
+    }
+
+    /// <summary>The accelerator owns IA32_APIC_BASE when it reports one (KVM keeps it in sregs): the APIC follows it.</summary>
+    private void SyncApicBase()
+    {
+        ulong b = _cpu.SpecialRegisters.ApicBase;
+        if (b != 0 && ((b ^ Apic.ApicBase) & ~XenSharp.Hypervisor.Apic.ApicRegisters.BaseBsp) != 0) Apic.TrySetApicBase(b, hostInitiated: true);
     }
 
     private bool HasPendingUpcall() =>
-        (UpcallVector ?? Domain.CallbackVector) is not null && Events.TwoLevelEventChannels.UpcallPending(this);
+        (UpcallVector ?? Domain.CallbackVector) is not null && UpcallPending;
+
+    /// <summary>Whether this vCPU's vcpu_info says an upcall is pending (evtchn_upcall_pending).</summary>
+    public bool UpcallPending =>
+        VcpuInfoGuestAddress is var a and not 0 && Domain.Memory.TryRead(a + SharedInfoPage.UpcallPendingOffset, out byte p) && p != 0;
+
+    /// <summary>
+    /// An event ABI found a newly pending event for this vCPU: sets evtchn_upcall_pending in its
+    /// vcpu_info and notifies it (it takes the callback vector when it can, or wakes from block/poll).
+    /// </summary>
+    public void RaiseUpcall()
+    {
+        ulong info = VcpuInfoGuestAddress;
+        if (info != 0) Domain.Memory.TryWrite(info + SharedInfoPage.UpcallPendingOffset, (byte)1);
+        NotifyEvent();
+    }
 
     private readonly object _timeLock = new();
     private long _timeWrittenAt = long.MinValue / 2; // long ago, without overflowing the age computation
@@ -102,17 +141,99 @@ public sealed class Vcpu : IDisposable
         if (Time.HostClock.NowNs() - Volatile.Read(ref _timeWrittenAt) >= TimeRefreshNs) UpdateTime();
     }
 
-    /// <summary>The singleshot timer (VCPUOP_set_singleshot_timer) that raises VIRQ_TIMER.</summary>
+    /// <summary>The singleshot timer (VCPUOP_set_singleshot_timer, set_timer_op) that raises VIRQ_TIMER.</summary>
     public Time.VcpuTimer SingleshotTimer { get; }
 
-    /// <summary>The port bound to this vCPU's VIRQ_TIMER, 0 if none.</summary>
-    public int TimerVirqPort { get; set; }
+    /// <summary>The periodic timer (VCPUOP_set_periodic_timer) that raises VIRQ_TIMER every <see cref="PeriodicPeriodNs"/>.</summary>
+    public Time.VcpuTimer PeriodicTimer { get; }
 
-    /// <summary>The singleshot timer expired: raise VIRQ_TIMER (which wakes a blocked vCPU).</summary>
-    private void OnTimerExpired()
+    /// <summary>The period of <see cref="PeriodicTimer"/> in ns, 0 when stopped.</summary>
+    public long PeriodicPeriodNs { get; private set; }
+
+    /// <summary>Wakes the vCPU when a SCHEDOP_poll times out.</summary>
+    private readonly Time.VcpuTimer _pollTimer;
+    private volatile bool _polling;
+    private volatile bool _pollTimedOut;
+
+    /// <summary>A timer expired: raise VIRQ_TIMER on this vCPU (which wakes it if blocked or polling).</summary>
+    private void OnTimerExpired() => Domain.EventChannels?.RaiseVirq(Abi.Hypercalls.Virq.Timer, Index);
+
+    private long _periodicLastEvent;
+
+    /// <summary>A periodic tick: raise VIRQ_TIMER and re-arm one period from now (Xen: no catch-up bursts after a late tick).</summary>
+    private void OnPeriodicTimerExpired()
     {
-        int port = TimerVirqPort;
-        if (port != 0) Events.TwoLevelEventChannels.SetPending(Domain, port, Index);
+        long period = PeriodicPeriodNs;
+        if (period <= 0) return;
+        long now = Time.HostClock.NowNs();
+        _periodicLastEvent = now;
+        PeriodicTimer.Set(now + period);
+        OnTimerExpired();
+    }
+
+    /// <summary>
+    /// VCPUOP_set_periodic_timer / stop_periodic_timer (period 0). As in Xen, if a period has
+    /// passed since the last tick (always so for the first), a tick is raised at once; the
+    /// next comes one period after the last.
+    /// </summary>
+    public void SetPeriodicTimer(long periodNs)
+    {
+        PeriodicPeriodNs = periodNs;
+        if (periodNs <= 0)
+        {
+            PeriodicTimer.Stop();
+            return;
+        }
+        long now = Time.HostClock.NowNs();
+        if (now - Volatile.Read(ref _periodicLastEvent) >= periodNs)
+        {
+            _periodicLastEvent = now;
+            OnTimerExpired();
+        }
+        PeriodicTimer.Set(_periodicLastEvent + periodNs);
+    }
+
+    /// <summary>Whether the vCPU is inside SCHEDOP_poll.</summary>
+    public bool IsPolling => _polling;
+
+    /// <summary>
+    /// SCHEDOP_poll after its arguments were checked: blocks until <paramref name="anyPending"/>
+    /// says one of the polled ports is pending, an event needs delivery (upcall pending and
+    /// not masked), the absolute system-time <paramref name="timeoutNs"/> passes (0 = none),
+    /// or the vCPU is stopped. <see cref="Domain.WakePollers"/> makes it look again after any
+    /// event; the check runs after each wake-up reset, so no wake-up is lost.
+    /// </summary>
+    internal void Poll<TState>(TState state, Func<TState, bool> anyPending, ulong timeoutNs)
+    {
+        _pollTimedOut = false;
+        _polling = true;
+        try
+        {
+            if (timeoutNs != 0)
+            {
+                long deadline = timeoutNs >= (ulong)(long.MaxValue - Domain.CreatedNs) ? long.MaxValue : Domain.CreatedNs + (long)timeoutNs;
+                _pollTimer.Set(deadline);
+            }
+            State = VcpuState.Blocked;
+            while (!_stopRequested && !_pollTimedOut && !anyPending(state) && !EventsNeedDelivery())
+            {
+                _wake.Wait();
+                _wake.Reset();
+            }
+        }
+        finally
+        {
+            _polling = false;
+            _pollTimer.Stop();
+            if (!_stopRequested) State = VcpuState.Running;
+        }
+    }
+
+    /// <summary>Xen's local_events_need_delivery: an upcall is pending and the vCPU has not masked it.</summary>
+    internal bool EventsNeedDelivery()
+    {
+        ulong info = VcpuInfoGuestAddress;
+        return info != 0 && Domain.Memory.TryRead(info, out ushort pendingAndMask) && (pendingAndMask & 0xFF) != 0 && (pendingAndMask >> 8) == 0;
     }
 
     /// <summary>State to load at the next bring-up (builder or VCPUOP_initialise).</summary>
@@ -127,6 +248,10 @@ public sealed class Vcpu : IDisposable
         Index = index;
         _cpu = cpu;
         SingleshotTimer = new Time.VcpuTimer(domain.Hypervisor.Timers, OnTimerExpired);
+        PeriodicTimer = new Time.VcpuTimer(domain.Hypervisor.Timers, OnPeriodicTimerExpired);
+        _pollTimer = new Time.VcpuTimer(domain.Hypervisor.Timers, () => { _pollTimedOut = true; _wake.Set(); });
+        Apic = new XenSharp.Hypervisor.Apic.LocalApic(index, domain.Hypervisor.Timers,
+            i => i < Domain.Vcpus.Count ? Domain.Vcpus[i]?.Apic : null, () => Domain.Vcpus.Count, NotifyEvent) { TscOffset = cpu.TscOffset };
     }
 
     /// <summary>The accelerator vCPU (registers, kicks).</summary>
@@ -222,7 +347,8 @@ public sealed class Vcpu : IDisposable
     /// <summary>Blocks this vCPU's thread until woken or stopped (HLT, SCHEDOP_block).</summary>
     internal void Block()
     {
-        if (HasPendingUpcall() && (_cpu.Registers.Rflags & (1 << 9)) != 0) return; // an event is already waiting
+        if ((HasPendingUpcall() || _cpu.InterruptQueued || Apic.HasDeliverableInterrupt) && (_cpu.Registers.Rflags & (1 << 9)) != 0)
+            return; // an event or interrupt is already waiting
         State = VcpuState.Blocked;
         _wake.Wait();
         _wake.Reset();
@@ -238,7 +364,9 @@ public sealed class Vcpu : IDisposable
         {
             if (PendingInitialState is { } init)
             {
-                _cpu.SetSpecialRegisters(init.SpecialRegisters);
+                var sregs = init.SpecialRegisters;
+                if (sregs.ApicBase == 0) sregs.ApicBase = Apic.ApicBase; // KVM without an in-kernel APIC starts it at 0
+                _cpu.SetSpecialRegisters(sregs);
                 _cpu.SetRegisters(init.Registers);
                 PendingInitialState = null;
             }
@@ -251,6 +379,7 @@ public sealed class Vcpu : IDisposable
                 }
                 RefreshTime();
                 UpdateUpcall();
+                UpdateApic();
                 long start = Stopwatch.GetTimestamp();
                 Interlocked.Exchange(ref _runStartedAt, start);
                 _cpu.Run();
@@ -284,13 +413,22 @@ public sealed class Vcpu : IDisposable
                     _cpu.CompleteIoRead(ulong.MaxValue); // no device: reads float high
                 break;
             case VcpuExitKind.Mmio:
-                // No emulated MMIO devices yet: reads see all-ones, writes are dropped.
+                // The local APIC's page; no other emulated MMIO devices yet: reads see all-ones, writes are dropped.
+                SyncApicBase();
+                if (Apic.ClaimsMmio(exit.Address))
+                {
+                    if (exit.IsWrite) Apic.WriteMmio(exit.Address, exit.Size, exit.Data);
+                    else _cpu.CompleteMmioRead(Apic.ReadMmio(exit.Address, exit.Size));
+                }
+                else if (!exit.IsWrite) _cpu.CompleteMmioRead(ulong.MaxValue);
                 break;
             case VcpuExitKind.MsrWrite:
                 _cpu.CompleteMsrWrite(fault: !WriteMsr(exit.MsrIndex, exit.MsrData));
                 break;
             case VcpuExitKind.MsrRead:
-                _cpu.CompleteMsrRead(0, fault: true);
+                ulong msrValue = 0;
+                bool msrOk = XenSharp.Hypervisor.Apic.LocalApic.IsApicMsr(exit.MsrIndex) && ReadApicMsr(exit.MsrIndex, out msrValue);
+                _cpu.CompleteMsrRead(msrValue, fault: !msrOk);
                 break;
             case VcpuExitKind.Halt:
                 FlushDebugPort();
@@ -337,10 +475,21 @@ public sealed class Vcpu : IDisposable
     /// <summary>Handles a WRMSR the accelerator left to us; false means #GP.</summary>
     private bool WriteMsr(uint index, ulong value)
     {
+        if (XenSharp.Hypervisor.Apic.LocalApic.IsApicMsr(index))
+        {
+            SyncApicBase();
+            return Apic.TryWriteMsr(index, value);
+        }
         if (index != XenCpuid.HypercallPageMsr) return false;
         // value = guest-physical address of the page | page index (only page 0 exists).
         if ((value & 0xFFF) != 0) return false;
         return HypercallPage.Fill(Domain.Memory, value & ~0xFFFUL);
+    }
+
+    private bool ReadApicMsr(uint index, out ulong value)
+    {
+        SyncApicBase();
+        return Apic.TryReadMsr(index, out value);
     }
 
     /// <summary>Port 0xE9: Bochs/Xen HVM debug console; lines go to the hypervisor log.</summary>
@@ -368,7 +517,10 @@ public sealed class Vcpu : IDisposable
     public void Dispose()
     {
         SingleshotTimer.Stop();
+        PeriodicTimer.Stop();
+        _pollTimer.Stop();
         Stop();
+        Apic.StopTimer(); // after the thread ended: nothing re-arms it, and no expiry kicks a disposed vCPU
         _cpu.Dispose();
         _wake.Dispose();
         _resume.Dispose();

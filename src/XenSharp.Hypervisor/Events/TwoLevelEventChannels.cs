@@ -17,80 +17,89 @@ namespace XenSharp.Hypervisor.Events;
 /// can. Unmasking re-raises a port that became pending while masked. All updates are atomic
 /// read-modify-writes on guest memory, because the guest changes the same words concurrently.
 /// The word size is the guest's: 32 bits for 32-bit guests, 64 for 64-bit ones
-/// (<see cref="Domain.SharedInfoIs32Bit"/>, latched like Xen from the guest's mode).
+/// (<see cref="Domain.SharedInfoIs32Bit"/>, latched like Xen from the guest's mode), so the
+/// ABI addresses 32×32 = 1024 or 64×64 = 4096 ports.
 /// </summary>
-public static class TwoLevelEventChannels
+public sealed class TwoLevelEventChannels(Domain domain) : IEventChannelAbi
 {
     private const int PendingOffset = SharedInfoPage.MaxLegacyVcpus * SharedInfoPage.VcpuInfoSize; // 2048
 
-    private static int WordBits(Domain d) => d.SharedInfoIs32Bit ? 32 : 64;
-    private static int MaskOffset(Domain d) => PendingOffset + WordBits(d) * WordBits(d) / 8;
-    private static int SelectorOffset(Domain d) => d.SharedInfoIs32Bit ? 4 : 8;
+    private int WordBits => domain.SharedInfoIs32Bit ? 32 : 64;
+    private int MaskOffset => PendingOffset + WordBits * WordBits / 8;
+    private int SelectorOffset => domain.SharedInfoIs32Bit ? 4 : 8;
 
-    /// <summary>Marks <paramref name="port"/> pending for vCPU <paramref name="vcpu"/>; false when the guest has no shared_info yet.</summary>
-    public static bool SetPending(Domain d, int port, int vcpu)
+    public int PortLimit => WordBits * WordBits;
+
+    /// <summary>Guest address of the word holding <paramref name="port"/>'s bit in the bitmap at <paramref name="offset"/>, 0 when there is none.</summary>
+    private ulong WordAddress(int offset, int port, out int bit)
     {
-        if (d.SharedInfoAddress == 0 || (uint)vcpu >= (uint)d.Vcpus.Count) return false;
-        int bits = WordBits(d);
-        int word = port / bits, bit = port % bits;
-        if (word >= bits) return false;
-        if (TestAndSet(d, d.SharedInfoAddress + (ulong)(PendingOffset + word * bits / 8), bit, bits)) return true;
-        if (Test(d, d.SharedInfoAddress + (ulong)(MaskOffset(d) + word * bits / 8), bit, bits)) return true;
-        RaiseSelector(d, d.Vcpus[vcpu], word);
-        return true;
+        int bits = WordBits;
+        bit = port % bits;
+        if (domain.SharedInfoAddress == 0 || (uint)port >= (uint)(bits * bits)) return 0;
+        return domain.SharedInfoAddress + (ulong)(offset + port / bits * bits / 8);
     }
 
-    /// <summary>EVTCHNOP_unmask: clears the mask bit and re-raises the port if it is pending.</summary>
-    public static void Unmask(Domain d, int port, int vcpu)
+    public void SetPending(int port, int vcpu)
     {
-        if (d.SharedInfoAddress == 0) return;
-        int bits = WordBits(d);
-        int word = port / bits, bit = port % bits;
-        if (word >= bits) return;
-        Clear(d, d.SharedInfoAddress + (ulong)(MaskOffset(d) + word * bits / 8), bit, bits);
-        if (Test(d, d.SharedInfoAddress + (ulong)(PendingOffset + word * bits / 8), bit, bits) && (uint)vcpu < (uint)d.Vcpus.Count)
-            RaiseSelector(d, d.Vcpus[vcpu], word);
+        ulong pending = WordAddress(PendingOffset, port, out int bit);
+        if (pending == 0 || TestAndSet(pending, bit)) return;
+        if (Test(WordAddress(MaskOffset, port, out _), bit)) return;
+        RaiseSelector(vcpu, port / WordBits);
     }
 
-    private static void RaiseSelector(Domain d, Vcpu v, int word)
+    public void ClearPending(int port)
     {
+        ulong pending = WordAddress(PendingOffset, port, out int bit);
+        if (pending != 0) Clear(pending, bit);
+    }
+
+    public bool IsPending(int port) => Test(WordAddress(PendingOffset, port, out int bit), bit);
+
+    public bool IsMasked(int port) => Test(WordAddress(MaskOffset, port, out int bit), bit);
+
+    public void Unmask(int port, int vcpu)
+    {
+        ulong mask = WordAddress(MaskOffset, port, out int bit);
+        if (mask == 0) return;
+        Clear(mask, bit);
+        if (IsPending(port)) RaiseSelector(vcpu, port / WordBits);
+    }
+
+    private void RaiseSelector(int vcpu, int word)
+    {
+        if ((uint)vcpu >= (uint)domain.Vcpus.Count) return;
+        var v = domain.Vcpus[vcpu];
         ulong info = v.VcpuInfoGuestAddress;
-        if (info == 0) return;
-        if (TestAndSet(d, info + (ulong)SelectorOffset(d), word, WordBits(d))) return;
-        d.Memory.TryWrite(info + SharedInfoPage.UpcallPendingOffset, (byte)1);
-        v.NotifyEvent();
+        if (info == 0 || TestAndSet(info + (ulong)SelectorOffset, word)) return;
+        v.RaiseUpcall();
     }
 
-    /// <summary>Whether the vCPU's vcpu_info says an upcall is pending.</summary>
-    public static bool UpcallPending(Vcpu v) =>
-        v.VcpuInfoGuestAddress is var a and not 0 && v.Domain.Memory.TryRead(a + SharedInfoPage.UpcallPendingOffset, out byte p) && p != 0;
-
-    private static bool TestAndSet(Domain d, ulong gpa, int bit, int bits)
+    private bool TestAndSet(ulong gpa, int bit)
     {
-        if (bits == 32)
+        if (WordBits == 32)
         {
-            if (!d.Memory.TryGetSpan(gpa, 4, out var s) || gpa % 4 != 0) return true;
+            if (gpa % 4 != 0 || !domain.Memory.TryGetSpan(gpa, 4, out var s)) return true;
             int mask = 1 << bit;
             return (Interlocked.Or(ref MemoryMarshal.Cast<byte, int>(s)[0], mask) & mask) != 0;
         }
-        if (!d.Memory.TryGetSpan(gpa, 8, out var s8) || gpa % 8 != 0) return true;
+        if (gpa % 8 != 0 || !domain.Memory.TryGetSpan(gpa, 8, out var s8)) return true;
         long m = 1L << bit;
         return (Interlocked.Or(ref MemoryMarshal.Cast<byte, long>(s8)[0], m) & m) != 0;
     }
 
-    private static bool Test(Domain d, ulong gpa, int bit, int bits) =>
-        bits == 32
-            ? d.Memory.TryRead(gpa, out uint w) && (w & (1u << bit)) != 0
-            : d.Memory.TryRead(gpa, out ulong w64) && (w64 & (1UL << bit)) != 0;
+    private bool Test(ulong gpa, int bit) =>
+        gpa != 0 && (WordBits == 32
+            ? domain.Memory.TryRead(gpa, out uint w) && (w & (1u << bit)) != 0
+            : domain.Memory.TryRead(gpa, out ulong w64) && (w64 & (1UL << bit)) != 0);
 
-    private static void Clear(Domain d, ulong gpa, int bit, int bits)
+    private void Clear(ulong gpa, int bit)
     {
-        if (bits == 32)
+        if (WordBits == 32)
         {
-            if (d.Memory.TryGetSpan(gpa, 4, out var s) && gpa % 4 == 0)
+            if (gpa % 4 == 0 && domain.Memory.TryGetSpan(gpa, 4, out var s))
                 Interlocked.And(ref MemoryMarshal.Cast<byte, int>(s)[0], ~(1 << bit));
         }
-        else if (d.Memory.TryGetSpan(gpa, 8, out var s8) && gpa % 8 == 0)
+        else if (gpa % 8 == 0 && domain.Memory.TryGetSpan(gpa, 8, out var s8))
             Interlocked.And(ref MemoryMarshal.Cast<byte, long>(s8)[0], ~(1L << bit));
     }
 }

@@ -51,6 +51,8 @@ public static class HypercallDispatcher
         HypercallNumber.MemoryOp => MemoryOpHypercall.Handle(in ctx),
         HypercallNumber.VcpuOp => VcpuOpHypercall.Handle(in ctx),
         HypercallNumber.EventChannelOp => EventChannelOpHypercall.Handle(in ctx),
+        HypercallNumber.GrantTableOp => GrantTableOpHypercall.Handle(in ctx),
+        HypercallNumber.SetTimerOp => SetTimerOpHypercall.Handle(in ctx),
         _ => -XenErrno.ENOSYS,
     };
 }

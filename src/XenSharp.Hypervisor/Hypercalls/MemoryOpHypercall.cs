@@ -89,6 +89,9 @@ public static class MemoryOpHypercall
                 return 0;
             }
             case MemoryOp.MapSpaceGrantTable:
+                // Grant frame idx (idx | XENMAPIDX_grant_table_status: a v2 status frame) becomes
+                // guest frame gpfn, its contents carried over (Grants/GrantTable.cs).
+                return ctx.Domain.Grants.PlaceFrame(idx, gpfn);
             case MemoryOp.MapSpaceGmfn:
                 return -XenErrno.EOPNOTSUPP;
             default:

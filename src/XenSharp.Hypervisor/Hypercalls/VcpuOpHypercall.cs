@@ -40,13 +40,26 @@ public static class VcpuOpHypercall
                 if (target != ctx.Vcpu) return -XenErrno.EINVAL;
                 target.SingleshotTimer.Stop();
                 return 0;
+            case VcpuOp.SetPeriodicTimer:
+            {
+                // struct vcpu_set_periodic_timer { u64 period_ns; }: at least 1 ms, as in Xen.
+                if (!ctx.Memory.TryRead(ctx.A3, out ulong period)) return -XenErrno.EFAULT;
+                if (period < MinPeriodNs || period > MaxPeriodNs) return -XenErrno.EINVAL;
+                target.SetPeriodicTimer((long)period);
+                return 0;
+            }
             case VcpuOp.StopPeriodicTimer:
-                // XenSharp starts no periodic timer, so there is none to stop.
-                return target != ctx.Vcpu ? -XenErrno.EINVAL : 0;
+                target.SetPeriodicTimer(0);
+                return 0;
             default:
                 return -XenErrno.ENOSYS;
         }
     }
+
+    /// <summary>Xen refuses periodic timers faster than 1 ms.</summary>
+    public const ulong MinPeriodNs = 1_000_000;
+    /// <summary>Xen's STIME_DELTA_MAX bound on timer periods.</summary>
+    public const ulong MaxPeriodNs = 1UL << 62;
 
     /// <summary>
     /// struct vcpu_set_singleshot_timer { u64 timeout_abs_ns; u32 flags; }: arms the calling

@@ -46,8 +46,8 @@ public sealed class VcpuTimer(TimerQueue queue, Action onExpire)
 
     /// <summary>
     /// Runs the callback under the timer's lock, so that once <see cref="Stop"/> returns no
-    /// expiry is running (the domain may then release its memory). The callback must not set
-    /// or stop this timer.
+    /// expiry is running (the domain may then release its memory). The callback may re-arm
+    /// this timer (the lock is re-entrant; periodic timers do), but must not wait for others.
     /// </summary>
     internal void Expire(long generation)
     {

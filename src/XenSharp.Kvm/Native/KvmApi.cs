@@ -21,6 +21,12 @@ internal static class KvmApi
     public const nuint SetTssAddr = 0xAE47;
     public const nuint SetIdentityMapAddr = 0x4008AE48;
     public const nuint EnableCap = 0x4068AEA3;
+    /// <summary>KVM_X86_SET_MSR_FILTER: _IOW(KVMIO, 0xc6, struct kvm_msr_filter) (392 bytes).</summary>
+    public const nuint SetMsrFilter = 0x4188AEC6;
+    public const int MsrFilterSize = 392;
+    /// <summary>struct kvm_msr_filter_range { u32 flags; u32 nmsrs; u32 base; u8 *bitmap; } at 8 + 24·i.</summary>
+    public const int MsrFilterRangeSize = 24;
+    public const uint MsrFilterRead = 1, MsrFilterWrite = 2;
 
     // vCPU ioctls
     public const nuint Run = 0xAE80;

@@ -31,7 +31,17 @@ public sealed record DomainConfig
         "name", "uuid", "type", "builder", "kernel", "ramdisk", "cmdline", "root", "extra",
         "memory", "maxmem", "vcpus", "maxvcpus",
         "on_poweroff", "on_reboot", "on_crash", "on_watchdog", "on_soft_reset",
+        "max_event_channels", "max_grant_frames", "max_grant_version",
     ], StringComparer.Ordinal);
+
+    /// <summary>libxl's default <c>max_event_channels</c>.</summary>
+    public const int DefaultMaxEventChannels = 1023;
+    /// <summary>The FIFO ABI's ceiling on ports (EVTCHN_FIFO_NR_CHANNELS), so the most <c>max_event_channels</c> can ask for.</summary>
+    public const int MaxEventChannelsLimit = 131071;
+    /// <summary>Xen's default <c>max_grant_frames</c> (gnttab_max_frames).</summary>
+    public const int DefaultMaxGrantFrames = 64;
+    /// <summary>The most <c>max_grant_frames</c> XenSharp accepts.</summary>
+    public const int MaxGrantFramesLimit = 4096;
 
     /// <summary>The file the configuration was read from, as named to the parser.</summary>
     public string Source { get; init; } = "";
@@ -68,6 +78,15 @@ public sealed record DomainConfig
 
     /// <summary><c>maxvcpus</c>: vCPUs the guest may bring up (default: <see cref="Vcpus"/>; never fewer).</summary>
     public int MaxVcpus { get; init; } = 1;
+
+    /// <summary><c>max_event_channels</c>: the highest event-channel port the guest may use (default 1023).</summary>
+    public int MaxEventChannels { get; init; } = DefaultMaxEventChannels;
+
+    /// <summary><c>max_grant_frames</c>: how many grant-table frames the guest may set up (default 64).</summary>
+    public int MaxGrantFrames { get; init; } = DefaultMaxGrantFrames;
+
+    /// <summary><c>max_grant_version</c>: the highest grant-table version the guest may select, 1 or 2 (default 2).</summary>
+    public int MaxGrantVersion { get; init; } = 2;
 
     /// <summary><c>on_poweroff</c> (default destroy).</summary>
     public ShutdownAction OnPoweroff { get; init; } = ShutdownAction.Destroy;
@@ -148,6 +167,16 @@ public sealed record DomainConfig
                 $"{vcpus}..{MaxVcpuCount} (at least vcpus)");
         }
 
+        int maxEventChannels = DefaultMaxEventChannels;
+        if (file.Find("max_event_channels") is { } evtchnSetting)
+            maxEventChannels = (int)XlSettingReader.Integer(evtchnSetting, 1, MaxEventChannelsLimit, $"a number of ports, 1..{MaxEventChannelsLimit}");
+        int maxGrantFrames = DefaultMaxGrantFrames;
+        if (file.Find("max_grant_frames") is { } grantSetting)
+            maxGrantFrames = (int)XlSettingReader.Integer(grantSetting, 1, MaxGrantFramesLimit, $"a number of frames, 1..{MaxGrantFramesLimit}");
+        int maxGrantVersion = 2;
+        if (file.Find("max_grant_version") is { } versionSetting)
+            maxGrantVersion = (int)XlSettingReader.Integer(versionSetting, 1, 2, "1 or 2");
+
         return new DomainConfig
         {
             Source = file.FileName,
@@ -161,6 +190,9 @@ public sealed record DomainConfig
             MaxMemMiB = maxMem,
             Vcpus = vcpus,
             MaxVcpus = maxVcpus,
+            MaxEventChannels = maxEventChannels,
+            MaxGrantFrames = maxGrantFrames,
+            MaxGrantVersion = maxGrantVersion,
             OnPoweroff = ReadAction(file, "on_poweroff", ShutdownAction.Destroy),
             OnReboot = ReadAction(file, "on_reboot", ShutdownAction.Restart),
             OnCrash = ReadAction(file, "on_crash", ShutdownAction.Destroy),

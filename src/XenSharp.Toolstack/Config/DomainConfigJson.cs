@@ -37,6 +37,9 @@ internal static class DomainConfigJson
             json.WriteNumber("maxmem", config.MaxMemMiB);
             json.WriteNumber("vcpus", config.Vcpus);
             json.WriteNumber("maxvcpus", config.MaxVcpus);
+            json.WriteNumber("max_event_channels", config.MaxEventChannels);
+            json.WriteNumber("max_grant_frames", config.MaxGrantFrames);
+            json.WriteNumber("max_grant_version", config.MaxGrantVersion);
             json.WriteString("on_poweroff", config.OnPoweroff.ToXlName());
             json.WriteString("on_reboot", config.OnReboot.ToXlName());
             json.WriteString("on_crash", config.OnCrash.ToXlName());

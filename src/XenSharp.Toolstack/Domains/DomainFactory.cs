@@ -76,6 +76,9 @@ public sealed class DomainFactory(XenHypervisor hypervisor, Xenstored xenstored)
             ulong pages = ramBytes / X86Layout.PageSize;
             ulong maxPages = Math.Max(pages, checked((ulong)config.MaxMemMiB << 20) / X86Layout.PageSize);
             domain = hypervisor.CreateDomain(config.Name, config.Uuid ?? Guid.NewGuid(), memory, config.MaxVcpus, pages, maxPages);
+            domain.EventChannels.MaxEventChannels = config.MaxEventChannels;
+            domain.Grants.MaxFrames = config.MaxGrantFrames;
+            domain.Grants.MaxVersion = config.MaxGrantVersion;
             PvConsoleBackend? console = null;
             XenStoreRingBackend? store = null;
             var build = new PvhDomainBuilder
@@ -89,6 +92,10 @@ public sealed class DomainFactory(XenHypervisor hypervisor, Xenstored xenstored)
             }.Build(domain, consoleKick: () => console?.Drain(), storeKick: () => store?.Pump());
             console = new PvConsoleBackend(memory, build.ConsoleRing);
             store = new XenStoreRingBackend(memory, build.StoreRing);
+            var events = domain.EventChannels;
+            int consolePort = build.ConsolePort, storePort = build.StorePort;
+            console.NotifyGuest = () => events.NotifyFromHost(consolePort);
+            store.NotifyGuest = () => events.NotifyFromHost(storePort);
             var uuid = domain.Uuid;
             DomainXenStoreNodes.Write(xenstored, new DomainXenStoreNodes.Layout(
                 domain.Id, config.Name, uuid, ramBytes >> 10, maxPages * 4, config.Vcpus, config.MaxVcpus,

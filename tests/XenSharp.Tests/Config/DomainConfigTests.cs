@@ -38,6 +38,9 @@ public class DomainConfigTests
         var config = Read("name = 'vm'\nmemory = 2048\nvcpus = 4");
         Assert.Equal(2048, config.MaxMemMiB);
         Assert.Equal(4, config.MaxVcpus);
+        Assert.Equal(1023, config.MaxEventChannels);
+        Assert.Equal(64, config.MaxGrantFrames);
+        Assert.Equal(2, config.MaxGrantVersion);
     }
 
     [Fact]
@@ -59,9 +62,15 @@ public class DomainConfigTests
             on_crash = "coredump-restart"
             on_watchdog = "coredump-destroy"
             on_soft_reset = "destroy"
+            max_event_channels = 4095
+            max_grant_frames = 32
+            max_grant_version = 1
             """);
 
         Assert.Equal("guest-1.example", config.Name);
+        Assert.Equal(4095, config.MaxEventChannels);
+        Assert.Equal(32, config.MaxGrantFrames);
+        Assert.Equal(1, config.MaxGrantVersion);
         Assert.Equal(Guid.Parse("6f9a2c1e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"), config.Uuid);
         Assert.Equal(DomainType.Pvh, config.Type);
         Assert.Equal("/boot/vmlinuz", config.Kernel);
@@ -160,6 +169,7 @@ public class DomainConfigTests
             "uuid" => "uuid = '00000000-0000-0000-0000-000000000001'",
             "memory" or "maxmem" => $"{k} = 256",
             "vcpus" or "maxvcpus" => $"{k} = 2",
+            "max_event_channels" or "max_grant_frames" or "max_grant_version" => $"{k} = 2",
             _ when k.StartsWith("on_", StringComparison.Ordinal) => $"{k} = 'destroy'",
             _ => $"{k} = '1'",
         }));
@@ -171,7 +181,7 @@ public class DomainConfigTests
         Assert.Equal([$"vm.cfg:{CmdlineLine(text)}: root and extra ignored in favour of cmdline"], config.Warnings);
         Assert.Contains("disk", config.RawSettings.Keys);
         Assert.Contains("xenstore_quota", config.RawSettings.Keys);
-        Assert.Equal(XlDocumentedKeys.All.Count - 18, config.RawSettings.Count);
+        Assert.Equal(XlDocumentedKeys.All.Count - 21, config.RawSettings.Count);
     }
 
     private static int CmdlineLine(string text) =>

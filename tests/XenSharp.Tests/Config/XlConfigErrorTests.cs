@@ -114,6 +114,12 @@ public class XlConfigErrorTests
         "vm.cfg:4: vcpus: bad value '129' (accepted: 1..128)")]
     [InlineData(Pvh + "vcpus = 4\nmaxvcpus = 2",
         "vm.cfg:5: maxvcpus: bad value '2' (accepted: 4..128 (at least vcpus))")]
+    [InlineData(Pvh + "max_event_channels = 0",
+        "vm.cfg:4: max_event_channels: bad value '0' (accepted: a number of ports, 1..131071)")]
+    [InlineData(Pvh + "max_grant_frames = 5000",
+        "vm.cfg:4: max_grant_frames: bad value '5000' (accepted: a number of frames, 1..4096)")]
+    [InlineData(Pvh + "max_grant_version = 3",
+        "vm.cfg:4: max_grant_version: bad value '3' (accepted: 1 or 2)")]
     [InlineData(Pvh + "on_crash = 'explode'",
         "vm.cfg:4: on_crash: bad value 'explode' (accepted: destroy, restart, rename-restart, preserve, coredump-destroy, coredump-restart, soft-reset)")]
     [InlineData(Pvh + "on_reboot = 'Restart'",

@@ -106,11 +106,12 @@ public class XlRealisticConfigTests
         Assert.Equal(ShutdownAction.CoredumpRestart, config.OnCrash);
         Assert.Empty(config.Warnings);
         Assert.Equal(
-            ["cpus", "cpu_weight", "cap", "vif", "disk", "vnuma", "channel", "usbctrl", "serial", "nomigrate", "max_grant_frames", "max_event_channels"],
+            ["cpus", "cpu_weight", "cap", "vif", "disk", "vnuma", "channel", "usbctrl", "serial", "nomigrate"],
             config.RawSettings.Keys);
-        Assert.Equal(new XlNumber(1023), config.RawSettings["max_event_channels"].Value);
+        Assert.Equal(1023, config.MaxEventChannels);
+        Assert.Equal(64, config.MaxGrantFrames);
         int line = PvhGuest.Split('\n').ToList().FindIndex(l => l.StartsWith("nomigrate", StringComparison.Ordinal)) + 1;
-        Assert.Equal(line, config.RawSettings["max_event_channels"].Line);
+        Assert.Equal(line, config.RawSettings["nomigrate"].Line);
         var vnuma = Assert.IsType<XlList>(config.RawSettings["vnuma"].Value);
         Assert.Equal(2, vnuma.Count);
         Assert.Equal(new XlString("vdistances=20,10"), Assert.IsType<XlList>(vnuma[1])[3]);

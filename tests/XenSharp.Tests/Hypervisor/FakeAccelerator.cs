@@ -89,6 +89,9 @@ internal sealed class FakeVcpu(int index, CpuidEntry[] cpuid) : IVcpu
     public void CompleteMsrRead(ulong value, bool fault) { }
     public void CompleteMsrWrite(bool fault) { }
     public void CompleteIoRead(ulong value) { }
+    /// <summary>The value of the last CompleteMmioRead.</summary>
+    public ulong? MmioReadValue { get; private set; }
+    public void CompleteMmioRead(ulong value) => MmioReadValue = value;
     public void Kick() => Interlocked.Increment(ref _kicks);
 
     private X86VcpuEvents _events;

@@ -100,9 +100,9 @@ public class SingleshotTimerTests
         Assert.Equal(0, BindVirq(t, 0, 0, out uint p0));
         Assert.Equal(0, BindVirq(t, 0, 1, out uint p1));
         Assert.True(p0 != 0 && p1 != 0 && p0 != p1);
-        Assert.Equal((int)p0, t.Domain.Vcpus[0].TimerVirqPort);
+        Assert.Equal((int)p0, t.Domain.EventChannels.VirqPort(Virq.Timer, 0));
         Assert.Equal(-XenErrno.EEXIST, BindVirq(t, 0, 0, out _));
-        Assert.Equal(-XenErrno.EINVAL, BindVirq(t, 1, 0, out _));
+        Assert.Equal(-XenErrno.EINVAL, BindVirq(t, (uint)Virq.Console, 1, out _)); // global VIRQs bind on vCPU 0 only
         Assert.Equal(-XenErrno.EINVAL, BindVirq(t, 1000, 0, out _));
         Assert.Equal(-XenErrno.ENOENT, BindVirq(t, 0, 2, out _));
         Assert.Equal(-XenErrno.EFAULT, t.Call(HypercallNumber.EventChannelOp, EventChannelOp.BindVirq, TestDomain.Unmapped));
@@ -110,7 +110,7 @@ public class SingleshotTimerTests
         // Closing frees the binding; the VIRQ can be bound again.
         t.Poke(Arg, p0);
         Assert.Equal(0, t.Call(HypercallNumber.EventChannelOp, EventChannelOp.Close, Arg));
-        Assert.Equal(0, t.Domain.Vcpus[0].TimerVirqPort);
+        Assert.Equal(0, t.Domain.EventChannels.VirqPort(Virq.Timer, 0));
         Assert.Equal(0, BindVirq(t, 0, 0, out _));
     }
 
