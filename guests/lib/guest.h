@@ -218,5 +218,69 @@ int test_summary(void);
 void __attribute__((noreturn)) test_abort(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
+/* ---- command line (cmdline.c): space-separated key=value words ---- */
+/* Copies hvm_start_info's cmdline (call it first: later code may reuse the
+ * memory it was in). */
+void cmdline_init(const struct hvm_start_info *si);
+const char *cmdline(void);
+/* The value of key= into buf (truncated to fit); its length, or -1 if absent. */
+int cmdline_str(const char *key, char *buf, size_t size);
+/* A decimal or 0x-hex value of key=, or dflt when absent or not a number. */
+unsigned long long cmdline_ull(const char *key, unsigned long long dflt);
+
+/* ---- event channels, pvclock, timers (evtchn.c) ----
+ *
+ * evtchn_init() places shared_info in a .bss page (XENMAPSPACE_shared_info)
+ * and sets vCPU 0's evtchn_upcall_mask: the guests take no upcalls and see
+ * events only in the 2-level pending bitmap, waiting with SCHEDOP_poll.
+ * The evtchn_* calls return 0 or -errno from Xen.
+ */
+extern volatile struct shared_info *xen_shared_info;
+long evtchn_init(void);
+/* The domid from CPUID leaf base+4, or DOMID_INVALID. */
+uint32_t xen_domid(void);
+/* System time (ns) from vCPU 0's pvclock; 0 before evtchn_init(). */
+uint64_t xen_now_ns(void);
+/* Sleeps with SCHEDOP_poll (no ports) until ns have passed. */
+void xen_sleep_ns(uint64_t ns);
+long evtchn_alloc_unbound(uint16_t remote_dom, uint32_t *port);
+long evtchn_bind_interdomain(uint16_t remote_dom, uint32_t remote_port,
+                             uint32_t *local_port);
+long evtchn_bind_virq(uint32_t virq, uint32_t vcpu, uint32_t *port);
+long evtchn_close(uint32_t port);
+long evtchn_status(uint16_t dom, uint32_t port, struct evtchn_status *st);
+int evtchn_is_pending(uint32_t port);
+int evtchn_test_and_clear(uint32_t port);   /* was it pending? */
+void evtchn_clear(uint32_t port);
+/* SCHEDOP_poll on one port; timeout is absolute system time, 0 for none. */
+long evtchn_poll(uint32_t port, uint64_t timeout_abs_ns);
+/* Waits until port is pending, then clears it: 1, or 0 after timeout_ns. */
+int evtchn_wait(uint32_t port, uint64_t timeout_ns);
+long vcpu_set_periodic_timer(unsigned int vcpu, uint64_t period_ns);
+long vcpu_stop_periodic_timer(unsigned int vcpu);
+
+/* ---- grant tables (gnttab.c) ---- */
+static inline long gnttab_op(int cmd, void *uop, unsigned int count)
+{
+    return hypercall(HC_grant_table_op, cmd, HC_ARG(uop), count, 0, 0);
+}
+long gnttab_set_version(uint32_t version);
+long gnttab_get_version(uint16_t dom, uint32_t *version);
+long gnttab_query_size(uint32_t *nr_frames, uint32_t *max_frames, int16_t *status);
+/* XENMAPSPACE_grant_table frame idx at the page's GFN. */
+long gnttab_map_frame(uint32_t idx, void *page);
+/* Sets the version (if it differs) and places frame 0 in a .bss page. */
+long gnttab_init(uint32_t version);
+unsigned int gnttab_version(void);
+unsigned int gnttab_entries(void);          /* refs in frame 0 */
+/* Grants domid access to gfn (GTF_permit_access, GTF_readonly if asked). */
+void gnttab_grant(uint32_t ref, uint16_t domid, uint32_t gfn, int readonly);
+/* Clears the entry's flags; returns the old flags. */
+uint16_t gnttab_revoke(uint32_t ref);
+/* One GNTTABOP_copy; returns its status (the hypercall's result in *rc). */
+int16_t gnttab_copy1(uint32_t src, uint16_t src_dom, uint16_t src_off,
+                     uint32_t dst, uint16_t dst_dom, uint16_t dst_off,
+                     uint16_t len, uint16_t flags, long *rc);
+const char *gntst_name(int status);         /* "GNTST_okay" */
 
 #endif

@@ -324,4 +324,232 @@ XEN_ABI_OFF(struct hvm_start_info, memmap_paddr, 40);
 XEN_ABI_SIZE(struct hvm_start_info, 56);
 XEN_ABI_SIZE(struct hvm_memmap_table_entry, 24);
 
+/* ---- Event channels, grant tables, polling and periodic timers ----
+ * (event_channel.h, grant_table.h, sched.h, vcpu.h, memory.h; 32-bit layouts,
+ * with guest handles written as uint32_t guest addresses.) */
+#define HC_grant_table_op   20
+
+#define XEN_ESRCH        3
+
+#define DOMID_IO      0x7FF1u
+#define DOMID_XEN     0x7FF2u
+#define DOMID_INVALID 0x7FF4u
+
+/* sched_op */
+#define SCHEDOP_poll     3
+
+struct sched_poll {
+    uint32_t ports;              /* guest address of uint32_t ports[] */
+    uint32_t nr_ports;
+    uint64_t timeout;            /* absolute system time (ns); 0: none */
+} __attribute__((packed, aligned(4)));
+
+/* vcpu_op: periodic timer (period >= 1 ms) */
+#define VCPUOP_set_periodic_timer 6
+
+struct vcpu_set_periodic_timer {
+    uint64_t period_ns;
+} __attribute__((packed, aligned(4)));
+
+/* event_channel_op commands (EVTCHNOP_bind_virq and _send are above). */
+#define EVTCHNOP_bind_interdomain 0
+#define EVTCHNOP_bind_pirq        2
+#define EVTCHNOP_close            3
+#define EVTCHNOP_status           5
+#define EVTCHNOP_alloc_unbound    6
+#define EVTCHNOP_bind_ipi         7
+#define EVTCHNOP_bind_vcpu        8
+#define EVTCHNOP_unmask           9
+#define EVTCHNOP_reset           10
+#define EVTCHNOP_init_control    11
+#define EVTCHNOP_expand_array    12
+#define EVTCHNOP_set_priority    13
+
+/* Ports of the 2-level ABI for a 32-bit guest: 32 x 32. */
+#define EVTCHN_2L_NR_CHANNELS_32 1024u
+
+struct evtchn_alloc_unbound {
+    uint16_t dom;                /* IN: DOMID_SELF (or a domain it controls) */
+    uint16_t remote_dom;         /* IN: the domain that may bind */
+    uint32_t port;               /* OUT */
+};
+
+struct evtchn_bind_interdomain {
+    uint16_t remote_dom;
+    uint16_t pad;
+    uint32_t remote_port;
+    uint32_t local_port;         /* OUT */
+};
+
+struct evtchn_close {
+    uint32_t port;
+};
+
+#define EVTCHNSTAT_closed       0
+#define EVTCHNSTAT_unbound      1
+#define EVTCHNSTAT_interdomain  2
+#define EVTCHNSTAT_pirq         3
+#define EVTCHNSTAT_virq         4
+#define EVTCHNSTAT_ipi          5
+
+struct evtchn_status {
+    uint16_t dom;                /* IN */
+    uint16_t pad;
+    uint32_t port;               /* IN */
+    uint32_t status;             /* OUT: EVTCHNSTAT_* */
+    uint32_t vcpu;               /* OUT */
+    union {
+        struct { uint16_t dom; } unbound;
+        struct { uint16_t dom; uint16_t pad; uint32_t port; } interdomain;
+        uint32_t pirq;
+        uint32_t virq;
+    } u;
+};
+
+struct evtchn_bind_vcpu {
+    uint32_t port;
+    uint32_t vcpu;
+};
+
+struct evtchn_reset {
+    uint16_t dom;
+};
+
+/* memory_op: grant-table frames in the physmap */
+#define XENMAPSPACE_grant_table 1
+#define XENMAPIDX_grant_table_status 0x80000000u
+
+/* grant_table_op */
+#define GNTTABOP_map_grant_ref     0
+#define GNTTABOP_unmap_grant_ref   1
+#define GNTTABOP_setup_table       2
+#define GNTTABOP_dump_table        3
+#define GNTTABOP_transfer          4
+#define GNTTABOP_copy              5
+#define GNTTABOP_query_size        6
+#define GNTTABOP_unmap_and_replace 7
+#define GNTTABOP_set_version       8
+#define GNTTABOP_get_status_frames 9
+#define GNTTABOP_get_version      10
+#define GNTTABOP_swap_grant_ref   11
+#define GNTTABOP_cache_flush      12
+
+#define GNTTAB_NR_RESERVED_ENTRIES 8
+
+struct grant_entry_v1 {
+    uint16_t flags;              /* GTF_* */
+    uint16_t domid;              /* the domain granted access */
+    uint32_t frame;              /* the granted GFN */
+};
+
+struct grant_entry_header {
+    uint16_t flags;
+    uint16_t domid;
+};
+
+union grant_entry_v2 {
+    struct grant_entry_header hdr;
+    struct {
+        struct grant_entry_header hdr;
+        uint32_t pad0;
+        uint64_t frame;
+    } __attribute__((packed, aligned(4))) full_page;
+    struct {
+        struct grant_entry_header hdr;
+        uint16_t page_off;
+        uint16_t length;
+        uint64_t frame;
+    } __attribute__((packed, aligned(4))) sub_page;
+    uint32_t spacer[4];
+};
+
+#define GTF_invalid         0u
+#define GTF_permit_access   1u
+#define GTF_accept_transfer 2u
+#define GTF_transitive      3u
+#define GTF_type_mask       3u
+#define GTF_readonly        (1u << 2)
+#define GTF_reading         (1u << 3)
+#define GTF_writing         (1u << 4)
+#define GTF_sub_page        (1u << 8)
+
+#define GNTCOPY_source_gref (1u << 0)
+#define GNTCOPY_dest_gref   (1u << 1)
+
+struct gnttab_copy_ptr {
+    uint32_t u;                  /* grant_ref_t ref, or xen_pfn_t gmfn */
+    uint16_t domid;
+    uint16_t offset;
+};
+
+struct gnttab_copy {
+    struct gnttab_copy_ptr source, dest;
+    uint16_t len;
+    uint16_t flags;              /* GNTCOPY_* */
+    int16_t status;              /* OUT: GNTST_* */
+    uint16_t pad;
+};
+
+struct gnttab_setup_table {
+    uint16_t dom;
+    uint16_t pad;
+    uint32_t nr_frames;
+    int16_t status;              /* OUT */
+    uint16_t pad2;
+    uint32_t frame_list;         /* guest address of xen_pfn_t (32-bit) frames */
+};
+
+struct gnttab_query_size {
+    uint16_t dom;
+    uint16_t pad;
+    uint32_t nr_frames;          /* OUT */
+    uint32_t max_nr_frames;      /* OUT */
+    int16_t status;              /* OUT */
+    uint16_t pad2;
+};
+
+struct gnttab_set_version {
+    uint32_t version;            /* IN/OUT */
+};
+
+struct gnttab_get_version {
+    uint16_t dom;
+    uint16_t pad;
+    uint32_t version;            /* OUT */
+};
+
+#define GNTST_okay              0
+#define GNTST_general_error    (-1)
+#define GNTST_bad_domain       (-2)
+#define GNTST_bad_gntref       (-3)
+#define GNTST_bad_handle       (-4)
+#define GNTST_bad_virt_addr    (-5)
+#define GNTST_bad_dev_addr     (-6)
+#define GNTST_no_device_space  (-7)
+#define GNTST_permission_denied (-8)
+#define GNTST_bad_page         (-9)
+#define GNTST_bad_copy_arg    (-10)
+#define GNTST_address_too_big (-11)
+#define GNTST_eagain          (-12)
+#define GNTST_no_space        (-13)
+
+XEN_ABI_SIZE(struct sched_poll, 16);
+XEN_ABI_OFF(struct sched_poll, timeout, 8);
+XEN_ABI_SIZE(struct vcpu_set_periodic_timer, 8);
+XEN_ABI_SIZE(struct evtchn_alloc_unbound, 8);
+XEN_ABI_SIZE(struct evtchn_bind_interdomain, 12);
+XEN_ABI_OFF(struct evtchn_status, status, 8);
+XEN_ABI_OFF(struct evtchn_status, u.interdomain.port, 20);
+XEN_ABI_SIZE(struct evtchn_status, 24);
+XEN_ABI_SIZE(struct grant_entry_v1, 8);
+XEN_ABI_SIZE(union grant_entry_v2, 16);
+XEN_ABI_OFF(union grant_entry_v2, full_page.frame, 8);
+XEN_ABI_SIZE(struct gnttab_copy, 24);
+XEN_ABI_OFF(struct gnttab_copy, len, 16);
+XEN_ABI_OFF(struct gnttab_copy, status, 20);
+XEN_ABI_SIZE(struct gnttab_setup_table, 16);
+XEN_ABI_OFF(struct gnttab_setup_table, frame_list, 12);
+XEN_ABI_SIZE(struct gnttab_query_size, 16);
+XEN_ABI_SIZE(struct gnttab_get_version, 8);
+
 #endif

@@ -57,6 +57,13 @@ public sealed class XenHypervisor : IDisposable
         lock (_domains) return _domains.GetValueOrDefault(id);
     }
 
+    /// <summary>
+    /// Whether domain <paramref name="id"/> exists as a guest sees it: a running domain, or
+    /// domain 0 — the control domain, which is the host side of XenSharp and has no
+    /// <see cref="Domain"/> object. Permission checks answer -EPERM (not -ESRCH) for it, as Xen does.
+    /// </summary>
+    public bool Exists(int id) => id == 0 || Find(id) is not null;
+
     public IReadOnlyList<Domain> Domains
     {
         get { lock (_domains) return _domains.Values.OrderBy(d => d.Id).ToList(); }

@@ -567,9 +567,32 @@ public sealed class LocalApic
         get { lock (_lock) return DeliverableVector() >= 0; }
     }
 
+    /// <summary>The highest IRR vector the CPU could take now (above PPR, APIC enabled); false when none.</summary>
+    public bool TryGetDeliverable(out byte vector)
+    {
+        lock (_lock)
+        {
+            int v = DeliverableVector();
+            vector = (byte)Math.Max(0, v);
+            return v >= 0;
+        }
+    }
+
+    /// <summary>The CPU took <paramref name="vector"/> (it was injected): IRR→ISR. Nothing happens if it is no longer in IRR.</summary>
+    public void Acknowledge(byte vector)
+    {
+        lock (_lock)
+        {
+            uint bit = 1u << (vector & 31);
+            if ((Volatile.Read(ref _irr[vector >> 5]) & bit) == 0) return;
+            Interlocked.And(ref _irr[vector >> 5], ~bit);
+            _isr[vector >> 5] |= bit;
+        }
+    }
+
     /// <summary>
     /// The CPU takes an interrupt: the highest deliverable IRR vector moves to ISR and is
-    /// returned; false when none is deliverable. Called by the vCPU before entering the guest.
+    /// returned; false when none is deliverable (<see cref="TryGetDeliverable"/> + <see cref="Acknowledge"/> in one step).
     /// </summary>
     public bool TryAcknowledge(out byte vector)
     {

@@ -53,36 +53,53 @@ public sealed class Vcpu : IDisposable
         _cpu.Kick();
     }
 
-    /// <summary>
-    /// Before entering the guest: while vcpu_info says an upcall is pending and the guest set a
-    /// callback vector, keep that vector queued for injection (level-like, as Xen re-asserts
-    /// the callback while evtchn_upcall_pending is set); drop it if the guest cleared the flag
-    /// before it could be injected.
-    /// </summary>
-    private void UpdateUpcall()
-    {
-        if (!_cpu.InterruptQueued) _apicVectorQueued = false; // the APIC's vector (if any) was injected
-        byte? vector = UpcallVector ?? Domain.CallbackVector;
-        if (vector is null) return;
-        bool pending = UpcallPending;
-        if (pending && !_cpu.InterruptQueued) _cpu.QueueInterrupt(vector.Value);
-        else if (!pending && _cpu.InterruptQueued && !_apicVectorQueued) _cpu.CancelQueuedInterrupt();
-    }
-
     /// <summary>This vCPU's emulated local APIC (xAPIC page at its base, x2APIC and TSC-deadline MSRs, APIC timer).</summary>
     public Apic.LocalApic Apic { get; }
 
-    private bool _apicVectorQueued; // the queued interrupt was acknowledged from the APIC: the upcall logic must not cancel it
+    /// <summary>The APIC vector queued in the accelerator and not yet injected, or -1.</summary>
+    private int _apicQueuedVector = -1;
 
     /// <summary>
-    /// Before entering the guest, after <see cref="UpdateUpcall"/>: when nothing is queued, the
-    /// APIC's highest deliverable vector moves IRR→ISR and is queued for injection.
+    /// Interrupt arbitration before each entry. The accelerator holds at most one queued vector
+    /// (injected as soon as the guest's IF allows). Two sources feed it:
+    /// <list type="bullet">
+    /// <item>the Xen upcall: while vcpu_info says an upcall is pending and the guest set a
+    /// callback vector, keep it queued (level-like, as Xen re-asserts the callback while
+    /// evtchn_upcall_pending is set); drop it if the guest cleared the flag before injection;</item>
+    /// <item>the local APIC: its highest deliverable IRR vector, queued when nothing else is,
+    /// and requeued if a higher one arrives or TPR now masks it. It moves IRR→ISR only once the
+    /// accelerator injected it (<see cref="AcknowledgeInjectedApicVector"/>), as a CPU
+    /// acknowledges an interrupt when it takes it.</item>
+    /// </list>
     /// </summary>
-    private void UpdateApic()
+    private void UpdateInterrupts()
     {
-        if (_cpu.InterruptQueued || !Apic.TryAcknowledge(out byte vector)) return;
-        _cpu.QueueInterrupt(vector);
-        _apicVectorQueued = true;
+        if (_apicQueuedVector >= 0)
+        {
+            if (Apic.TryGetDeliverable(out byte best) && best == _apicQueuedVector) return;
+            _cpu.CancelQueuedInterrupt(); // TPR rose, the vector went away, or a higher one came
+            _apicQueuedVector = -1;
+        }
+        byte? upcall = UpcallVector ?? Domain.CallbackVector;
+        if (upcall is not null)
+        {
+            bool pending = UpcallPending;
+            if (pending && !_cpu.InterruptQueued) _cpu.QueueInterrupt(upcall.Value);
+            else if (!pending && _cpu.InterruptQueued) _cpu.CancelQueuedInterrupt();
+        }
+        if (!_cpu.InterruptQueued && Apic.TryGetDeliverable(out byte vector))
+        {
+            _cpu.QueueInterrupt(vector);
+            _apicQueuedVector = vector;
+        }
+    }
+
+    /// <summary>After an entry: if the queued APIC vector was injected, the guest took it (IRR→ISR) — before any exit handling, so its EOI finds it in service.</summary>
+    private void AcknowledgeInjectedApicVector()
+    {
+        if (_apicQueuedVector < 0 || _cpu.InterruptQueued) return;
+        Apic.Acknowledge((byte)_apicQueuedVector);
+        _apicQueuedVector = -1;
     }
 
     /// <summary>The accelerator owns IA32_APIC_BASE when it reports one (KVM keeps it in sregs): the APIC follows it.</summary>
@@ -378,14 +395,14 @@ public sealed class Vcpu : IDisposable
                     continue;
                 }
                 RefreshTime();
-                UpdateUpcall();
-                UpdateApic();
+                UpdateInterrupts();
                 long start = Stopwatch.GetTimestamp();
                 Interlocked.Exchange(ref _runStartedAt, start);
                 _cpu.Run();
                 Interlocked.Exchange(ref _runStartedAt, 0);
                 Interlocked.Add(ref _runTicks, Stopwatch.GetTimestamp() - start);
                 _lastHostCpu = Thread.GetCurrentProcessorId();
+                AcknowledgeInjectedApicVector();
                 HandleExit(ref _cpu.Exit);
             }
         }

@@ -116,11 +116,11 @@ public static class EventChannelOpHypercall
         }
     }
 
-    /// <summary>0 when <paramref name="dom"/> is the caller; -EPERM for another domain, -ESRCH for none.</summary>
+    /// <summary>0 when <paramref name="dom"/> is the caller; -EPERM for another domain (domain 0 included), -ESRCH for none.</summary>
     private static int CheckSelf(in HypercallContext ctx, ushort dom)
     {
         if (ctx.IsSelf(dom)) return 0;
-        return ctx.Domain.Hypervisor.Find(dom) is null ? -XenErrno.ESRCH : -XenErrno.EPERM;
+        return ctx.Domain.Hypervisor.Exists(dom) ? -XenErrno.EPERM : -XenErrno.ESRCH;
     }
 
     /// <summary>Writes a newly bound port to the guest's out field; hands errors through. The first bind latches the shared_info width.</summary>

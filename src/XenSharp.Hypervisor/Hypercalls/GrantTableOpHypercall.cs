@@ -114,7 +114,7 @@ public static class GrantTableOpHypercall
             domain = ctx.Domain;
             return GrantStatus.Okay;
         }
-        return ctx.Domain.Hypervisor.Find(dom) is null ? GrantStatus.BadDomain : GrantStatus.PermissionDenied;
+        return ctx.Domain.Hypervisor.Exists(dom) ? GrantStatus.PermissionDenied : GrantStatus.BadDomain;
     }
 
     // --- map / unmap --------------------------------------------------------------------

@@ -58,8 +58,8 @@ public static class VcpuOpHypercall
 
     /// <summary>Xen refuses periodic timers faster than 1 ms.</summary>
     public const ulong MinPeriodNs = 1_000_000;
-    /// <summary>Xen's STIME_DELTA_MAX bound on timer periods.</summary>
-    public const ulong MaxPeriodNs = 1UL << 62;
+    /// <summary>Xen's STIME_DELTA_MAX (~0 >> 2): the longest period accepted.</summary>
+    public const ulong MaxPeriodNs = (1UL << 62) - 1;
 
     /// <summary>
     /// struct vcpu_set_singleshot_timer { u64 timeout_abs_ns; u32 flags; }: arms the calling
