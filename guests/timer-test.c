@@ -30,20 +30,6 @@ static volatile struct vcpu_time_info *time_info(void)
     return (volatile void *)sh->vcpu_info[0].time;
 }
 
-/* ((delta << shift) * mul) >> 32 with 32-bit multiplies only (no libgcc). */
-static uint64_t scale_delta(uint64_t delta, uint32_t mul, int8_t shift)
-{
-    uint32_t lo, hi;
-
-    if (shift < 0)
-        delta >>= -shift;
-    else
-        delta <<= shift;
-    lo = (uint32_t)delta;
-    hi = (uint32_t)(delta >> 32);
-    return (((uint64_t)lo * mul) >> 32) + (uint64_t)hi * mul;
-}
-
 /* System time now, read with the version protocol. */
 static uint64_t now_ns(void)
 {
@@ -55,7 +41,7 @@ static uint64_t now_ns(void)
         version = t->version;
         barrier();
         ns = t->system_time +
-             scale_delta(read_tsc() - t->tsc_timestamp, t->tsc_to_system_mul, t->tsc_shift);
+             pvclock_scale(read_tsc() - t->tsc_timestamp, t->tsc_to_system_mul, t->tsc_shift);
         barrier();
     } while ((version & 1) || version != t->version);
     return ns;

@@ -3,6 +3,9 @@ namespace XenSharp.Bench;
 /// <summary>
 /// A XenSharp daemon of the benchmarks' own: `xl` with a temporary XENSHARP_STATE_DIR (the first
 /// command starts the daemon); <see cref="Dispose"/> stops it and deletes the directory.
+/// With <c>cpus</c> (a taskset list such as "0" or "0,1"), that first command runs under
+/// `taskset -c cpus`, so the daemon it spawns, and every vCPU thread of the daemon, inherit
+/// that CPU affinity.
 /// </summary>
 public sealed class BenchDaemon : IDisposable
 {
@@ -13,7 +16,11 @@ public sealed class BenchDaemon : IDisposable
         ["XENSHARP_STATE_DIR"] = Path.Combine(Path.GetTempPath(), $"xensharp-bench-{Environment.ProcessId}-{Guid.NewGuid():N}"),
     };
 
-    public BenchDaemon() => Run("info"); // starts the daemon
+    public BenchDaemon(string? cpus = null)
+    {
+        if (cpus is null) Run("info"); // starts the daemon
+        else Repo.Run("taskset", ["-c", cpus, Xl, "info"], Env);
+    }
 
     public (int Code, string Out, string Err) Run(params string[] args) => Repo.Run(Xl, args, Env);
 
@@ -21,6 +28,10 @@ public sealed class BenchDaemon : IDisposable
 
     /// <summary>The daemon's xenstored Unix socket (for XENSTORED_PATH).</summary>
     public string XenStoreSocket => Info("xenstore_socket");
+
+    /// <summary>The daemon's CPU affinity as the kernel reports it (Cpus_allowed_list).</summary>
+    public string CpusAllowed =>
+        File.ReadLines($"/proc/{Pid}/status").First(l => l.StartsWith("Cpus_allowed_list:"))["Cpus_allowed_list:".Length..].Trim();
 
     /// <summary>One field of `xl info`.</summary>
     public string Info(string key)

@@ -45,3 +45,6 @@ public sealed class BenchResult(string name, string unit, IReadOnlyList<double> 
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
 }
+
+/// <summary>Thrown by a scenario that cannot run on this machine; reported as skipped, not failed.</summary>
+public sealed class BenchSkippedException(string message) : Exception(message);

@@ -15,6 +15,8 @@ var all = new Dictionary<string, Func<BenchResult>>
     ["xl_list_latency"] = XlCommands.ListLatency,
     ["daemon_rss"] = XlCommands.DaemonRss,
     ["xenstore_ops"] = XenStoreOps.Run,
+    ["evtchn_pingpong"] = EvtchnPingpong.Run,
+    ["grant_copy"] = GrantCopyThroughput.Run,
 };
 var names = args.Length > 0 ? args : all.Keys.ToArray();
 int rc = 0;
@@ -29,6 +31,10 @@ foreach (var name in names)
     try
     {
         Console.WriteLine(run().ToJson());
+    }
+    catch (BenchSkippedException e)
+    {
+        Console.Error.WriteLine($"{name}: skipped: {e.Message}");
     }
     catch (Exception e)
     {

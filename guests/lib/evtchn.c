@@ -52,7 +52,7 @@ static inline uint64_t rdtsc64(void)
 }
 
 /* ((delta << shift) * mul) >> 32 with 32-bit multiplies only (no libgcc). */
-static uint64_t pvclock_scale(uint64_t delta, uint32_t mul, int8_t shift)
+uint64_t pvclock_scale(uint64_t delta, uint32_t mul, int8_t shift)
 {
     uint32_t lo, hi;
 

@@ -241,6 +241,8 @@ long evtchn_init(void);
 uint32_t xen_domid(void);
 /* System time (ns) from vCPU 0's pvclock; 0 before evtchn_init(). */
 uint64_t xen_now_ns(void);
+/* The pvclock's scaling of a TSC delta: ((delta << shift) * mul) >> 32. */
+uint64_t pvclock_scale(uint64_t delta, uint32_t mul, int8_t shift);
 /* Sleeps with SCHEDOP_poll (no ports) until ns have passed. */
 void xen_sleep_ns(uint64_t ns);
 long evtchn_alloc_unbound(uint16_t remote_dom, uint32_t *port);

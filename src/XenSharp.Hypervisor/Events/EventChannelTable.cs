@@ -89,6 +89,16 @@ public sealed class EventChannelTable
         return -XenErrno.ENOSPC;
     }
 
+    /// <summary>Binds the lowest free port as <paramref name="binding"/>, starting not pending; -ENOSPC when full. Caller holds the lock.</summary>
+    private int AllocateLocked(in Port binding)
+    {
+        int port = FindFree();
+        if (port < 0) return port;
+        _ports[port] = binding;
+        _domain.EventAbi.ClearPending(port);
+        return port;
+    }
+
     // ------------------------------------------------------------------ toolstack side
 
     /// <summary>Allocates a port whose sends are handled by <paramref name="handler"/> in the host.</summary>
@@ -122,14 +132,7 @@ public sealed class EventChannelTable
     /// <summary>EVTCHNOP_alloc_unbound: a port that domain <paramref name="remoteDomainId"/> may bind to.</summary>
     public int AllocUnbound(int remoteDomainId)
     {
-        lock (_lock)
-        {
-            int port = FindFree();
-            if (port < 0) return port;
-            _ports[port] = new Port { State = PortState.Unbound, RemoteDomainId = remoteDomainId };
-            _domain.EventAbi.ClearPending(port);
-            return port;
-        }
+        lock (_lock) return AllocateLocked(new Port { State = PortState.Unbound, RemoteDomainId = remoteDomainId });
     }
 
     /// <summary>
@@ -150,16 +153,14 @@ public sealed class EventChannelTable
             if (!rt.Valid(remotePort)) return -XenErrno.EINVAL;
             ref var rp = ref rt._ports[remotePort];
             if (rp.State != PortState.Unbound || rp.RemoteDomainId != _domain.Id) return -XenErrno.EINVAL;
-            local = FindFree();
+            local = AllocateLocked(new Port { State = PortState.Interdomain, Remote = remote, RemoteDomainId = remote.Id, RemotePort = (int)remotePort });
             if (local < 0) return local;
-            _ports[local] = new Port { State = PortState.Interdomain, Remote = remote, RemoteDomainId = remote.Id, RemotePort = (int)remotePort };
             // Same-domain loopback: the remote slot may be the one just written; re-take the ref.
             ref var rp2 = ref rt._ports[remotePort];
             rp2.State = PortState.Interdomain;
             rp2.Remote = _domain;
             rp2.RemoteDomainId = _domain.Id;
             rp2.RemotePort = local;
-            _domain.EventAbi.ClearPending(local);
             RaiseLocked((uint)local);
         }
         return local;
@@ -181,11 +182,8 @@ public sealed class EventChannelTable
         {
             ref int slot = ref _virqPorts[vcpu * Virq.Count + virq];
             if (slot != 0) return -XenErrno.EEXIST;
-            int port = FindFree();
-            if (port < 0) return port;
-            _ports[port] = new Port { State = PortState.Virq, NotifyVcpu = vcpu, Virq = virq };
-            _domain.EventAbi.ClearPending(port);
-            slot = port;
+            int port = AllocateLocked(new Port { State = PortState.Virq, NotifyVcpu = vcpu, Virq = virq });
+            if (port > 0) slot = port;
             return port;
         }
     }
@@ -194,14 +192,7 @@ public sealed class EventChannelTable
     public int BindIpi(int vcpu)
     {
         if ((uint)vcpu >= (uint)_domain.Vcpus.Count) return -XenErrno.ENOENT;
-        lock (_lock)
-        {
-            int port = FindFree();
-            if (port < 0) return port;
-            _ports[port] = new Port { State = PortState.Ipi, NotifyVcpu = vcpu };
-            _domain.EventAbi.ClearPending(port);
-            return port;
-        }
+        lock (_lock) return AllocateLocked(new Port { State = PortState.Ipi, NotifyVcpu = vcpu });
     }
 
     /// <summary>

@@ -24,13 +24,17 @@ public sealed class TimerQueue : IDisposable
         lock (_lock)
         {
             if (_disposed) return;
+            // The thread sleeps until the earliest deadline (stale entries included): wake it only
+            // when this one comes before that, so re-arming a far timeout (SCHEDOP_poll's) costs no
+            // thread switch.
+            bool earliest = !_heap.TryPeek(out _, out long head) || deadlineNs < head;
             _heap.Enqueue((timer, generation), deadlineNs);
             if (_thread is null)
             {
                 _thread = new Thread(Run) { IsBackground = true, Name = "xen-timers" };
                 _thread.Start();
             }
-            Monitor.Pulse(_lock);
+            if (earliest) Monitor.Pulse(_lock);
         }
     }
 
