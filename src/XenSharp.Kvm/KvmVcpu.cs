@@ -26,6 +26,8 @@ internal sealed unsafe class KvmVcpu : IVcpu
     private int _queuedVector = -1;
     private volatile int _threadId;
     private volatile bool _kickPending;
+    /// <summary>1 while the vCPU thread is inside (or about to enter) KVM_RUN: only then does a kick need a signal.</summary>
+    private int _inRun;
     private int _disposed;
 
     public KvmVcpu(KvmAccelerator kvm, int fd, ReadOnlySpan<CpuidEntry> cpuid)
@@ -194,13 +196,21 @@ internal sealed unsafe class KvmVcpu : IVcpu
         if (_sync) *(ulong*)(_run + KvmApi.RunValidRegs) = KvmApi.SyncX86Regs | KvmApi.SyncX86Sregs | (_syncEvents ? KvmApi.SyncX86Events : 0);
         if (_kickPending)
         {
+            // Consume the kick without entering: clear immediate_exit first, so a kick that races
+            // with this is either consumed here or left armed for the next entry, never lost.
+            _run[KvmApi.RunImmediateExit] = 0;
             _kickPending = false;
             _exit.Kind = VcpuExitKind.Interrupted;
             return;
         }
 
         InjectQueuedInterrupt();
+        // Dekker with Kick: publish "in KVM_RUN" before KVM reads immediate_exit; Kick writes
+        // immediate_exit before reading this flag. Either the kicker sees the flag and signals,
+        // or KVM sees immediate_exit and returns at once.
+        Interlocked.Exchange(ref _inRun, 1);
         int rc = LibC.ioctl(_fd, KvmApi.Run, 0);
+        Volatile.Write(ref _inRun, 0);
         _run[KvmApi.RunImmediateExit] = 0;
         if (rc < 0)
         {
@@ -334,12 +344,18 @@ internal sealed unsafe class KvmVcpu : IVcpu
     /// <summary>Fills kvm_run's mmio.data (u8 data[8] at offset 8); KVM copies mmio.len bytes of it to the guest at the next KVM_RUN.</summary>
     public void CompleteMmioRead(ulong value) => *(ulong*)(_run + KvmApi.RunExitUnion + 8) = value;
 
+    /// <summary>
+    /// Makes a Run in progress return (a signal interrupts KVM_RUN; its handler is a bare ret) or
+    /// the next one return at once (immediate_exit and the pending flag). A thread that is not
+    /// in KVM_RUN — blocked on an event, say — gets no signal: it would only be woken for nothing.
+    /// </summary>
     public void Kick()
     {
         _kickPending = true;
         _run[KvmApi.RunImmediateExit] = 1;
+        Interlocked.MemoryBarrier();
         int tid = _threadId;
-        if (tid != 0) LibC.tgkill(LibC.getpid(), tid, KickSignal.Number);
+        if (tid != 0 && Volatile.Read(ref _inRun) != 0) LibC.tgkill(LibC.getpid(), tid, KickSignal.Number);
     }
 
     public void Dispose()
