@@ -80,12 +80,19 @@ public sealed class EventChannelTable
 
     private bool Valid(uint port) => port != 0 && port < (uint)Limit;
 
+    /// <summary>No free port lies below this one (so binding many ports is not quadratic).</summary>
+    private int _freeHint = 1;
+
     /// <summary>Lowest free port, or -ENOSPC. Caller holds the lock.</summary>
     private int FindFree()
     {
         int limit = Limit;
-        for (int port = 1; port < limit; port++)
-            if (_ports[port].State == PortState.Free) return port;
+        for (int port = _freeHint; port < limit; port++)
+        {
+            if (_ports[port].State != PortState.Free) continue;
+            _freeHint = port;
+            return port;
+        }
         return -XenErrno.ENOSPC;
     }
 
@@ -458,6 +465,7 @@ public sealed class EventChannelTable
             _ = vcpu;
         }
         p = default;
+        if ((int)port < _freeHint) _freeHint = (int)port;
         _domain.EventAbi.ClearPending((int)port);
         if (_domain.EventAbi is FifoEventChannels fifo) fifo.ResetPriority((int)port);
     }
