@@ -285,4 +285,87 @@ int16_t gnttab_copy1(uint32_t src, uint16_t src_dom, uint16_t src_off,
                      uint16_t len, uint16_t flags, long *rc);
 const char *gntst_name(int status);         /* "GNTST_okay" */
 
+/* ---- FIFO event channels (fifo.c) ----
+ *
+ * The FIFO ABI of event_channel.h for vCPU 0, consumed the way Linux's
+ * events_fifo.c does (no upcalls: the guest calls fifo_consume() itself).
+ * The event array is a list of guest pages (fifo_expand_array() appends
+ * one); fifo_word() is NULL for ports beyond it.
+ */
+#define EVTCHN_FIFO_PRIORITY_MAX     0
+#define EVTCHN_FIFO_PRIORITY_DEFAULT 7
+#define EVTCHN_FIFO_PRIORITY_MIN     15
+#define EVTCHN_FIFO_MAX_QUEUES       16
+#define EVTCHN_FIFO_PENDING  31
+#define EVTCHN_FIFO_MASKED   30
+#define EVTCHN_FIFO_LINKED   29
+#define EVTCHN_FIFO_BUSY     28
+#define EVTCHN_FIFO_LINK_BITS 17
+#define EVTCHN_FIFO_LINK_MASK ((1u << EVTCHN_FIFO_LINK_BITS) - 1)
+#define EVTCHN_FIFO_NR_CHANNELS (1u << EVTCHN_FIFO_LINK_BITS)
+#define EVTCHN_FIFO_WORDS_PER_PAGE 1024u
+#define FIFO_BIT(b) (1u << EVTCHN_FIFO_##b)
+
+struct evtchn_fifo_control_block {
+    uint32_t ready;
+    uint32_t _rsvd;
+    uint32_t head[EVTCHN_FIFO_MAX_QUEUES];
+};
+
+struct evtchn_init_control {
+    uint64_t control_gfn;
+    uint32_t offset;
+    uint32_t vcpu;
+    uint8_t link_bits;           /* OUT */
+    uint8_t _pad[7];
+};
+
+struct evtchn_expand_array {
+    uint64_t array_gfn;
+};
+
+struct evtchn_set_priority {
+    uint32_t port;
+    uint32_t priority;
+};
+
+XEN_ABI_SIZE(struct evtchn_fifo_control_block, 72);
+XEN_ABI_SIZE(struct evtchn_init_control, 24);
+XEN_ABI_OFF(struct evtchn_init_control, link_bits, 16);
+
+/* One consumed event: the port and the queue (priority) it came from. */
+struct fifo_event {
+    uint32_t port;
+    uint32_t priority;
+};
+
+extern volatile struct evtchn_fifo_control_block *fifo_control;
+/* EVTCHNOP_init_control for vcpu with the block at offset in page; on
+ * success the consumer uses it (its local heads are reset). */
+long fifo_init_control(void *page, uint32_t offset, uint32_t vcpu,
+                       uint8_t *link_bits);
+/* EVTCHNOP_expand_array with a page-aligned page; on success it becomes the
+ * next page of the event array.  The page is not initialised here. */
+long fifo_expand_array(void *page);
+unsigned int fifo_array_pages(void);
+volatile uint32_t *fifo_word(uint32_t port);
+long fifo_set_priority(uint32_t port, uint32_t priority);
+long evtchn_unmask_op(uint32_t port);       /* EVTCHNOP_unmask */
+long evtchn_bind_ipi(uint32_t vcpu, uint32_t *port);
+long evtchn_reset_self(void);               /* EVTCHNOP_reset(DOMID_SELF) */
+void fifo_mask(uint32_t port);
+/* Linux's evtchn_fifo_unmask: clears MASKED unless the event is PENDING,
+ * in which case EVTCHNOP_unmask lets the hypervisor clear it and link it. */
+void fifo_unmask(uint32_t port);
+/* Linux's __evtchn_fifo_handle_events: exchanges ready with 0 and walks the
+ * queues, highest priority first, one event at a time (consume_one_event:
+ * clear LINKED and LINK, follow LINK, handle PENDING && !MASKED events by
+ * clearing PENDING).  Handled events go to out[] (up to max; more are
+ * counted but dropped).  Stops after limit steps.  Returns the number
+ * handled. */
+unsigned int fifo_consume(struct fifo_event *out, unsigned int max,
+                          unsigned int limit);
+/* Forgets the local queue heads and the event array (after EVTCHNOP_reset). */
+void fifo_forget(void);
+
 #endif

@@ -124,22 +124,23 @@ public sealed class FifoEventChannels : IEventChannelAbi
 
     /// <summary>
     /// EVTCHNOP_expand_array: guest frame <paramref name="arrayGfn"/> becomes the next page of
-    /// the event array (zeroed). -EINVAL before any init_control, for a frame outside guest RAM,
-    /// or when the array already has all 128 pages. Ports of the new page that were raised
-    /// while they had no event word are raised now, for the vCPU they notify.
+    /// the event array, as the guest prepared it (Linux masks every word first; Xen does not
+    /// touch the page, and neither does XenSharp). -EOPNOTSUPP before any init_control, -EINVAL
+    /// for a frame outside guest RAM, -ENOSPC when the array already has all 128 pages. Ports
+    /// of the new page that were raised while they had no event word are raised now, for the
+    /// vCPU they notify.
     /// </summary>
     public long ExpandArray(ulong arrayGfn)
     {
         int page;
         lock (_lock)
         {
-            if (!_anyControlBlock) return -XenErrno.EINVAL;
+            if (!_anyControlBlock) return -XenErrno.EOPNOTSUPP;
             page = _arrayPages;
-            if (page >= MaxArrayPages) return -XenErrno.EINVAL;
+            if (page >= MaxArrayPages) return -XenErrno.ENOSPC;
             if (arrayGfn > ulong.MaxValue / PageSize) return -XenErrno.EINVAL;
             ulong address = arrayGfn * PageSize;
-            if (!_domain.Memory.TryGetSpan(address, PageSize, out var words)) return -XenErrno.EINVAL;
-            words.Clear();
+            if (!_domain.Memory.Contains(address, PageSize)) return -XenErrno.EINVAL;
             var lastQueue = new int[WordsPerPage];
             Array.Fill(lastQueue, -1);
             _lastQueue[page] = lastQueue;
