@@ -11,35 +11,23 @@ namespace XenSharp.Xl
     {
         public static int Run(string[] args)
         {
-            if (args.Length == 0 || args[0] is "help" or "-h" or "--help")
+            if (args.Length == 0)
             {
                 Console.Out.Write(Usage);
-                return args.Length == 0 ? ExitCodes.Failure : ExitCodes.Success;
+                return ExitCodes.Failure;
             }
+            if (args[0] is "-h" or "--help") args = ["help", .. args[1..]];
             string[] rest = args[1..];
             try
             {
-                return args[0] switch
+                if (CommandTable.Find(args[0]) is not { } command)
+                    return Fail($"xl: unknown command '{args[0]}' (try `xl help`)");
+                if (command.Name != "help" && rest.TakeWhile(a => a != "--").Any(a => a is "-h" or "--help"))
                 {
-                    "create" => CreateCommand.Run(rest),
-                    "list" => ListCommand.Run(rest),
-                    "destroy" => DestroyCommand.Run(rest),
-                    "console" => ConsoleCommand.Run(rest),
-                    "dmesg" => DmesgCommand.Run(rest),
-                    "info" => InfoCommand.Run(rest),
-                    "unpause" => UnpauseCommand.Run(rest),
-                    "pause" => PauseCommand.Run(rest),
-                    "domid" => DomIdCommand.DomId(rest),
-                    "domname" => DomIdCommand.DomName(rest),
-                    "rename" => RenameCommand.Run(rest),
-                    "uptime" => UptimeCommand.Run(rest),
-                    "vcpu-list" => VcpuListCommand.Run(rest),
-                    "shutdown" => ShutdownCommand.Run(rest, "poweroff"),
-                    "reboot" => ShutdownCommand.Run(rest, "reboot"),
-                    "daemon" => DaemonCommand.Run(rest),
-                    "daemon-stop" => DaemonCommand.Stop(rest),
-                    _ => Fail($"xl: unknown command '{args[0]}' (try `xl help`)"),
-                };
+                    Console.Out.Write(HelpCommand.CommandUsage(command));
+                    return ExitCodes.Success;
+                }
+                return command.Run(rest);
             }
             catch (XlUsageException e)
             {
@@ -54,34 +42,18 @@ namespace XenSharp.Xl
             return ExitCodes.Failure;
         }
 
-        public const string Usage = """
-            Usage: xl <subcommand> [args]
-
-            XenSharp's xl: manage Xen guests on this host.
-
-             create        Create a domain from config file <filename>
-                           xl create [-c] [-p] [-n] [-q] [-F] <ConfigFile> [key=value ...]
-                           (-n: dry run, print the parsed config; -q: quiet; -F: stay in
-                           the foreground until the domain is gone)
-             list          List information about all/some domains (-l: JSON, -v: verbose)
-             destroy       Terminate a domain immediately
-             console       Attach to domain's console
-             dmesg         Read and/or clear the hypervisor's message buffer (-c clears)
-             info          Get information about the Xen host
-             pause         Pause execution of a domain
-             unpause       Unpause a paused domain
-             domid         Convert a domain name to domain id
-             domname       Convert a domain id to domain name
-             rename        Rename a domain
-             uptime        Print uptime for all/some domains (-s: short form)
-             vcpu-list     List the VCPUs for all/some domains
-             shutdown      Issue a shutdown signal to a domain (-w waits for it)
-             reboot        Issue a reboot signal to a domain (-w waits for it)
-             daemon        Run the XenSharp daemon in the foreground (xl starts it when needed)
-             daemon-stop   Stop the daemon, destroying its domains
-             help          Show this text
-
-            """;
+        /// <summary>`xl help`: every command with its one-line summary.</summary>
+        public static string Usage
+        {
+            get
+            {
+                var text = new System.Text.StringBuilder();
+                text.Append("Usage: xl <subcommand> [args]\n\nXenSharp's xl: manage Xen guests on this host.\n\n");
+                foreach (var c in CommandTable.All) text.Append($" {c.Name,-16}{c.Summary}\n");
+                text.Append("\n`xl help <subcommand>` or `xl <subcommand> -h` shows the usage of one.\n");
+                return text.ToString();
+            }
+        }
     }
 
     /// <summary>xl's exit codes.</summary>

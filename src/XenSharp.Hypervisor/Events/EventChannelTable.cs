@@ -494,4 +494,44 @@ public sealed class EventChannelTable
             if (interdomain) Close(port);
         }
     }
+    /// <summary>
+    /// Debug dump (`xl debug-keys e`): one line per bound port — port, state, notified vCPU,
+    /// the remote domain/port, VIRQ number or host backend, and the ABI's pending/masked bits.
+    /// Read-only; the bits are read inside the domain's memory section.
+    /// </summary>
+    public void Dump(Action<string> line)
+    {
+        var bound = new List<(int Port, Port P)>();
+        lock (_lock)
+        {
+            for (int port = 1; port < _ports.Length; port++)
+                if (_ports[port].State != PortState.Free) bound.Add((port, _ports[port]));
+        }
+        string abi = _domain.EventAbi is FifoEventChannels ? "fifo" : "2-level";
+        line($"d{_domain.Id}: event channels ({abi}, max {MaxEventChannels}): {bound.Count} bound");
+        bool memory = _domain.TryEnterMemory();
+        try
+        {
+            foreach (var (port, p) in bound)
+            {
+                string what = p.State switch
+                {
+                    PortState.Unbound => $"unbound remote=d{p.RemoteDomainId}",
+                    PortState.Interdomain => $"interdomain remote=d{p.RemoteDomainId}/p{p.RemotePort}",
+                    PortState.Virq => $"virq {p.Virq}",
+                    PortState.Ipi => "ipi",
+                    PortState.Host => "interdomain remote=d0 (host backend)",
+                    _ => p.State.ToString().ToLowerInvariant(),
+                };
+                string bits = memory && port < FifoEvent.MaxChannels
+                    ? $"pending={(_domain.EventAbi.IsPending(port) ? 1 : 0)} masked={(_domain.EventAbi.IsMasked(port) ? 1 : 0)}"
+                    : "pending=? masked=?";
+                line($"    port {port,4}: {what} vcpu={p.NotifyVcpu} {bits}");
+            }
+        }
+        finally
+        {
+            if (memory) _domain.ExitMemory();
+        }
+    }
 }

@@ -695,4 +695,42 @@ public sealed class GrantTable
             _mappings.Clear();
         }
     }
+    /// <summary>
+    /// Debug dump (`xl debug-keys g`): the table's version, frames (placed in guest RAM or not),
+    /// entries, entries in use (a grant type other than GTF_invalid), pinned entries and host
+    /// mappings. Read-only; entries are read inside the domain's memory section.
+    /// </summary>
+    public void Dump(Action<string> line)
+    {
+        bool memory = _domain.TryEnterMemory();
+        try
+        {
+            lock (_lock)
+            {
+                int placed = _shared.Count(f => f.IsPlaced);
+                int inUse = 0, unreadable = 0, pinned = 0;
+                int entries = EntryCountLocked;
+                for (uint gref = 0; gref < (uint)entries; gref++)
+                {
+                    if (memory && !_dead && TryEntrySpan(gref, out var entry))
+                    {
+                        if ((entry[GrantTableLayout.EntryFlags] & GrantEntryFlags.TypeMask) != 0) inUse++;
+                    }
+                    else unreadable++;
+                    if ((gref / ActiveChunk) < (uint)_active.Count)
+                    {
+                        ref var a = ref Active(gref);
+                        if (a.ReadPins != 0 || a.WritePins != 0) pinned++;
+                    }
+                }
+                line($"d{_domain.Id}: grant table v{_version}{(_dead ? " (dead)" : "")}: {_shared.Count}/{MaxFrames} frames ({placed} placed in guest RAM)" +
+                     $"{(_version == 2 ? $", {_status.Count} status frames" : "")}, {entries} entries, {inUse} in use" +
+                     $"{(unreadable > 0 ? $" ({unreadable} unreadable)" : "")}, {pinned} pinned, {_mappings.Count} host mappings");
+            }
+        }
+        finally
+        {
+            if (memory) _domain.ExitMemory();
+        }
+    }
 }

@@ -23,5 +23,8 @@ public static class ControlProtocol
     public const string VcpuList = "vcpu-list";
     public const string Shutdown = "shutdown";
     public const string Ping = "ping";
+    public const string SetParameters = "set-parameters";
+    public const string GetParameters = "get-parameters";
+    public const string DebugKeys = "debug-keys";
     public const string Quit = "quit";
 }

@@ -5,6 +5,7 @@ using XenSharp.Hypervisor;
 using XenSharp.Hypervisor.Domains;
 using XenSharp.Toolstack.Config;
 using XenSharp.Toolstack.Domains;
+using XenSharp.Toolstack.Parameters;
 
 namespace XenSharp.Toolstack.Daemon;
 
@@ -13,7 +14,7 @@ namespace XenSharp.Toolstack.Daemon;
 /// one task per connection, one request per line. A request's failure is a reply with the
 /// error's one-line message; it never takes the daemon down.
 /// </summary>
-public sealed class ControlServer(DomainManager manager, HostInfo host, Action requestQuit)
+public sealed class ControlServer(DomainManager manager, HostInfo host, ParameterRegistry parameters, Action requestQuit)
 {
     private XenHypervisor Hypervisor => manager.Hypervisor;
 
@@ -74,7 +75,7 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Action r
                     bool keepGoing = await HandleAsync(cmd, request, Send, cancel);
                     if (!keepGoing) return;
                 }
-                catch (Exception e) when (e is ToolstackException or XlConfigException)
+                catch (Exception e) when (e is ToolstackException or XlConfigException or ParameterException)
                 {
                     await Send(JsonLine.Error(e.Message));
                 }
@@ -177,7 +178,7 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Action r
             }
             case ControlProtocol.Dmesg:
             {
-                string text = req.GetBool("clear") ? Hypervisor.Log.ReadAndClear() : Hypervisor.Log.Read();
+                string text = RingView(req.GetBool("clear") ? Hypervisor.Log.ReadAndClear() : Hypervisor.Log.Read());
                 await send(JsonLine.Ok(w => w.WriteString("text", text)));
                 return true;
             }
@@ -195,6 +196,30 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Action r
                     w.WriteEndArray();
                 }));
                 return true;
+            case ControlProtocol.SetParameters:
+            {
+                string text = req.GetString("params") ?? throw new ToolstackException("set-parameters: no params given");
+                var applied = parameters.SetLive(text);
+                Hypervisor.Log.Xen("set-parameters: " + string.Join(' ', applied));
+                await send(JsonLine.Ok(w =>
+                {
+                    w.WriteStartArray("applied");
+                    foreach (var a in applied) w.WriteStringValue(a);
+                    w.WriteEndArray();
+                }));
+                return true;
+            }
+            case ControlProtocol.GetParameters:
+                await send(JsonLine.Ok(WriteParameters));
+                return true;
+            case ControlProtocol.DebugKeys:
+            {
+                string keys = req.GetString("keys") ?? "";
+                if (keys.Length == 0) throw new ToolstackException("debug-keys: no keys given");
+                DebugKeys.Run(Hypervisor, keys);
+                await send(JsonLine.Ok());
+                return true;
+            }
             case ControlProtocol.Quit:
                 await send(JsonLine.Ok());
                 requestQuit();
@@ -203,6 +228,39 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Action r
                 await send(JsonLine.Error($"unknown command \"{cmd}\""));
                 return true;
         }
+    }
+
+    /// <summary>
+    /// The hypervisor log as a ring of conring_size bytes: the log keeps up to 256 KiB; a smaller
+    /// conring_size shows only the newest conring_size bytes (whole lines).
+    /// </summary>
+    private string RingView(string text)
+    {
+        long size = parameters.Get<long>(HypervisorParameters.ConsoleRingSize);
+        if (System.Text.Encoding.UTF8.GetByteCount(text) <= size) return text;
+        int start = Math.Max(0, text.Length - (int)size);
+        while (start < text.Length && System.Text.Encoding.UTF8.GetByteCount(text.AsSpan(start)) > size) start++;
+        while (start > 0 && start < text.Length && text[start - 1] != '\n') start++;
+        return text[start..];
+    }
+
+    /// <summary>`get-parameters`: the boot command line and every parameter with its value.</summary>
+    private void WriteParameters(Utf8JsonWriter w)
+    {
+        w.WriteString("commandline", parameters.BootCommandLine);
+        w.WriteStartArray("parameters");
+        foreach (var d in parameters.Definitions)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", d.Name);
+            w.WriteString("value", parameters.GetText(d.Name));
+            w.WriteString("default", d.Format(d.Default));
+            w.WriteBoolean("live", d.Live);
+            w.WriteString("accepted", d.Accepted);
+            w.WriteString("description", d.Description);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
     }
 
     private ManagedDomain FindOrThrow(JsonElement req)
@@ -222,7 +280,7 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Action r
 
         var file = XlConfigParser.Parse(text, path);
         if (overrides.Count > 0) file = file.ApplyOverrides(overrides);
-        var config = DomainConfig.FromFile(file);
+        var config = HypervisorParameters.ApplyDomainDefaults(DomainConfig.FromFile(file), parameters);
         if (req.GetBool("dry_run"))
         {
             manager.Validate(config, cwd);

@@ -1,55 +1,72 @@
 using XenSharp.Toolstack.Config;
-using XenSharp.XenStore;
+using XenSharp.Toolstack.Parameters;
 
 namespace XenSharp.Toolstack.Daemon;
 
 /// <summary>
-/// The daemon's parameters, read at start from <see cref="StatePaths.ParametersFile"/> in
-/// xl.cfg syntax (a missing file means defaults). Known keys:
+/// The daemon's boot parameters: <see cref="StatePaths.ParametersFile"/> (xensharpd.conf, xl.cfg
+/// syntax, a missing file means defaults) and then the daemon's command line
+/// (`xl daemon -- NAME=VALUE ...`, which wins). Every parameter of
+/// <see cref="HypervisorParameters"/> may be set in either:
 /// <code>
+///   loglvl = "all"
+///   gnttab_max_frames = 32
+///   conring_size = "64k"
 ///   # xenstored quotas, as xenstored's -Q name=value (0 turns a check off)
 ///   xenstore_quota = [ "nodes=1000", "watches=128", "transactions=10", "outstanding=20",
 ///                      "transaction-nodes=1024", "node-permissions=5", "path-max=2048",
 ///                      "node-size=2048" ]
 /// </code>
-/// A bad value stops the daemon with an error naming the file, line and what is accepted.
-/// Quotas can also be changed at run time through xenstored's CONTROL "quota set NAME VALUE"
-/// message (what Xen's `xenstore-control quota set` sends).
+/// A file setting NAME = VALUE is the assignment NAME=VALUE; a list (xenstore_quota) joins
+/// its items with commas. A bad value stops the daemon with an error naming the file, line and
+/// what is accepted. The live parameters can be changed later with `xl set-parameters`.
 /// </summary>
-public sealed record DaemonParameters(XenStoreQuotas XenStoreQuotas)
+public sealed record DaemonParameters(IReadOnlyList<string> FileAssignments, IReadOnlyList<string> CommandLine)
 {
-    public static DaemonParameters Default { get; } = new(XenStoreQuotas.Default);
+    public static DaemonParameters Default { get; } = new([], []);
 
-    public static DaemonParameters Load(string path)
+    /// <summary>
+    /// Reads and checks the file and the command line: <see cref="XlConfigException"/> for a bad
+    /// file setting (with its location), <see cref="ParameterException"/> for a bad command-line one.
+    /// </summary>
+    public static DaemonParameters Load(string path, IReadOnlyList<string>? commandLine = null)
     {
-        if (!File.Exists(path)) return Default;
-        var file = XlConfigParser.ParseFile(path);
-        var quotas = XenStoreQuotas.Default;
-        foreach (var setting in file.Settings)
+        var registry = HypervisorParameters.CreateRegistry();
+        var fromFile = new List<string>();
+        if (File.Exists(path))
         {
-            switch (setting.Key)
+            var file = XlConfigParser.ParseFile(path);
+            foreach (var setting in file.Settings)
             {
-                case "xenstore_quota":
-                    var items = setting.Value is XlList list ? list.Items : [setting.Value];
-                    foreach (var item in items)
-                    {
-                        string text = item.ScalarText ?? "";
-                        var parts = text.Split('=', 2);
-                        if (parts.Length != 2 || !int.TryParse(parts[1], out int value) || value < 0 ||
-                            quotas.With(parts[0], value) is not { } updated)
-                            throw new XlConfigException(
-                                $"{setting.Location}: xenstore_quota: bad entry '{text}' (accepted: NAME=N with N >= 0 and NAME one of {string.Join(", ", XenStoreQuotas.Names)})");
-                        quotas = updated;
-                    }
-                    break;
-                default:
-                    throw new XlConfigException($"{setting.Location}: unknown daemon parameter '{setting.Key}' (accepted: xenstore_quota)");
+                string value = setting.Value is XlList list
+                    ? string.Join(",", list.Items.Select(i => i.ScalarText ?? i.ToString()))
+                    : setting.Value.ScalarText ?? setting.Value.ToString();
+                string assignment = $"{setting.Key}={value}";
+                try
+                {
+                    registry.ApplyBoot([assignment]);
+                }
+                catch (ParameterException e)
+                {
+                    throw new XlConfigException($"{setting.Location}: {e.Message}");
+                }
+                fromFile.Add(assignment);
             }
         }
-        return new DaemonParameters(quotas);
+        var args = commandLine ?? [];
+        registry.Check(args, live: false);
+        return new DaemonParameters(fromFile, args.ToList());
+    }
+
+    /// <summary>A registry holding these parameters (file first, then the command line).</summary>
+    public ParameterRegistry CreateRegistry()
+    {
+        var registry = HypervisorParameters.CreateRegistry();
+        registry.ApplyBoot(FileAssignments.Concat(CommandLine));
+        return registry;
     }
 
     /// <summary>The quotas as "name=value" pairs for `xl info`.</summary>
-    public static string Describe(XenStoreQuotas q) =>
-        string.Join(" ", XenStoreQuotas.Names.Select(n => $"{n}={q.Get(n)}"));
+    public static string Describe(XenSharp.XenStore.XenStoreQuotas q) =>
+        string.Join(" ", XenSharp.XenStore.XenStoreQuotas.Names.Select(n => $"{n}={q.Get(n)}"));
 }

@@ -4,8 +4,12 @@ using XenSharp.Toolstack.Host;
 
 namespace XenSharp.Toolstack.Daemon;
 
-/// <summary>What `xl info` reports about the host and the hypervisor, in xl's field names.</summary>
-public sealed class HostInfo(StatePaths paths, XenSharp.XenStore.Xenstored xenstored)
+/// <summary>
+/// What `xl info` reports about the host and the hypervisor, in xl's field names.
+/// xen_commandline is the boot string of the hypervisor parameters (xensharpd.conf's
+/// assignments, then `xl daemon -- ...`'s); their live values are `xl info -p` (get-parameters).
+/// </summary>
+public sealed class HostInfo(StatePaths paths, XenSharp.XenStore.Xenstored xenstored, XenSharp.Toolstack.Parameters.ParameterRegistry parameters)
 {
     public IEnumerable<(string Key, string Value)> Describe(XenHypervisor hv)
     {
@@ -27,7 +31,7 @@ public sealed class HostInfo(StatePaths paths, XenSharp.XenStore.Xenstored xenst
         yield return ("xen_pagesize", "4096");
         yield return ("platform_params", "virt_start=0x0");
         yield return ("xen_changeset", HypervisorVersion.Changeset);
-        yield return ("xen_commandline", "");
+        yield return ("xen_commandline", parameters.BootCommandLine);
         yield return ("cc_compiler", ".NET " + Environment.Version);
         yield return ("accelerator", hv.Accelerator.Name);
         var counters = hv.InstructionEmulator?.Counters;

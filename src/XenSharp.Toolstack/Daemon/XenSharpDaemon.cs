@@ -13,8 +13,11 @@ namespace XenSharp.Toolstack.Daemon;
 /// </summary>
 public static class XenSharpDaemon
 {
-    /// <summary>Runs until asked to quit; returns the process exit code.</summary>
-    public static int Run(StatePaths paths)
+    /// <summary>
+    /// Runs until asked to quit; returns the process exit code. <paramref name="commandLine"/>
+    /// holds the hypervisor parameters given on `xl daemon -- NAME=VALUE ...` (after xensharpd.conf's).
+    /// </summary>
+    public static int Run(StatePaths paths, IReadOnlyList<string>? commandLine = null)
     {
         Directory.CreateDirectory(paths.RuntimeDirectory);
         Directory.CreateDirectory(paths.LogDirectory);
@@ -32,9 +35,9 @@ public static class XenSharpDaemon
         DaemonParameters parameters;
         try
         {
-            parameters = DaemonParameters.Load(paths.ParametersFile);
+            parameters = DaemonParameters.Load(paths.ParametersFile, commandLine);
         }
-        catch (XenSharp.Toolstack.Config.XlConfigException e)
+        catch (Exception e) when (e is XenSharp.Toolstack.Config.XlConfigException or XenSharp.Toolstack.Parameters.ParameterException)
         {
             Log(e.Message);
             System.Console.Error.WriteLine(e.Message);
@@ -56,7 +59,11 @@ public static class XenSharpDaemon
         using var hypervisor = new XenHypervisor(kvm);
         hypervisor.Log.LineWritten += Log;
         foreach (var line in hypervisor.Log.Read().Split('\n', StringSplitOptions.RemoveEmptyEntries)) Log(line);
-        var xenstored = new XenSharp.XenStore.Xenstored(parameters.XenStoreQuotas) { Log = line => Log("xenstored: " + line) };
+        var registry = parameters.CreateRegistry();
+        if (registry.BootCommandLine.Length > 0) hypervisor.Log.Xen("Command line: " + registry.BootCommandLine);
+        var xenstored = new XenSharp.XenStore.Xenstored() { Log = line => Log("xenstored: " + line) };
+        registry.Bind(XenSharp.Toolstack.Parameters.HypervisorParameters.XenStoreQuota,
+            () => xenstored.Quotas, value => xenstored.Quotas = (XenSharp.XenStore.XenStoreQuotas)value);
         using var xenstoreSocket = new XenSharp.Toolstack.XenStore.XenStoreSocketServer(xenstored, paths.XenStoreSocket);
         using var manager = new DomainManager(hypervisor, xenstored);
         using var quit = new CancellationTokenSource();
@@ -68,7 +75,7 @@ public static class XenSharpDaemon
         File.WriteAllText(paths.PidFile, Environment.ProcessId + "\n");
         Log($"xensharpd {Environment.ProcessId} listening on {paths.ControlSocket}; xenstored on {paths.XenStoreSocket}");
 
-        var server = new ControlServer(manager, new HostInfo(paths, xenstored), () => quit.Cancel());
+        var server = new ControlServer(manager, new HostInfo(paths, xenstored, registry), registry, () => quit.Cancel());
         using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
             System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; quit.Cancel(); });
         server.ServeAsync(listener, quit.Token).GetAwaiter().GetResult();

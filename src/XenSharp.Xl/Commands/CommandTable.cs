@@ -1,0 +1,81 @@
+namespace XenSharp.Xl.Commands;
+
+/// <summary>One xl subcommand: its name, one-line summary (`xl help`), usage and option text (`xl help CMD`, `xl CMD -h`).</summary>
+public sealed record XlCommand(string Name, string Summary, string Usage, string Details, Func<string[], int> Run);
+
+/// <summary>Every xl subcommand, in `xl help` order.</summary>
+public static class CommandTable
+{
+    public static IReadOnlyList<XlCommand> All { get; } =
+    [
+        new("create", "Create a domain from config file <filename>",
+            "xl create [-c] [-p] [-n] [-q] [-F] <ConfigFile> [key=value ...]",
+            """
+            -c          Connect to the console after the domain is created.
+            -p          Leave the domain paused after it is created.
+            -n          Dry run: parse and check the config, print it as JSON, create nothing.
+            -q          Quiet.
+            -F          Stay in the foreground until the domain is gone (exit 2 if it crashed).
+            key=value   Override or add an xl.cfg setting.
+            """, CreateCommand.Run),
+        new("list", "List information about all/some domains",
+            "xl list [-l] [-v] [Domain...]",
+            """
+            -l          Print the domains and their configs as JSON.
+            -v          Verbose: add the UUID and the shutdown reason.
+            """, ListCommand.Run),
+        new("destroy", "Terminate a domain immediately", "xl destroy <Domain>", "", DestroyCommand.Run),
+        new("shutdown", "Issue a shutdown signal to a domain", "xl shutdown [-w] <-a|Domain>",
+            """
+            -a          Shut down all guest domains.
+            -w          Wait for the domain(s) to complete shutdown before returning.
+            """, args => ShutdownCommand.Run(args, "poweroff")),
+        new("reboot", "Issue a reboot signal to a domain", "xl reboot [-w] <-a|Domain>",
+            """
+            -a          Reboot all guest domains.
+            -w          Wait for the domain(s) to complete shutdown before returning.
+            """, args => ShutdownCommand.Run(args, "reboot")),
+        new("pause", "Pause execution of a domain", "xl pause <Domain>", "", PauseCommand.Run),
+        new("unpause", "Unpause a paused domain", "xl unpause <Domain>", "", UnpauseCommand.Run),
+        new("console", "Attach to domain's console", "xl console <Domain>", "", ConsoleCommand.Run),
+        new("domid", "Convert a domain name to domain id", "xl domid <DomainName>", "", DomIdCommand.DomId),
+        new("domname", "Convert a domain id to domain name", "xl domname <DomainId>", "", DomIdCommand.DomName),
+        new("rename", "Rename a domain", "xl rename <Domain> <NewDomainName>", "", RenameCommand.Run),
+        new("uptime", "Print uptime for all/some domains", "xl uptime [-s] [Domain...]",
+            """
+            -s          Short form: seconds, name and id.
+            """, UptimeCommand.Run),
+        new("vcpu-list", "List the VCPUs for all/some domains", "xl vcpu-list [Domain...]", "", VcpuListCommand.Run),
+        new("dmesg", "Read and/or clear dmesg buffer", "xl dmesg [-c]",
+            """
+            -c          Clear dmesg buffer as well as printing it.
+            """, DmesgCommand.Run),
+        new("info", "Get information about Xen host", "xl info [-p]",
+            """
+            -p          Print the hypervisor parameters: current value, whether
+                        `xl set-parameters` can change it (live) or only the daemon's
+                        command line (boot), and what is accepted.
+            """, InfoCommand.Run),
+        new("set-parameters", "Set hypervisor parameters", "xl set-parameters <Params>",
+            """
+            Params is "NAME=VALUE [NAME=VALUE ...]", applied all or nothing: an unknown
+            name, a bad value or a boot-only parameter changes nothing. `xl info -p`
+            lists the parameters and their values.
+            """, SetParametersCommand.Run),
+        new("debug-keys", "Send debug keys to Xen", "xl debug-keys <Keys>",
+            """
+            Runs each key's handler; the output goes to the hypervisor log (`xl dmesg`).
+            Keys: h (list the keys), q (domains and vCPUs), e (event channels),
+            g (grant tables), r (run queues), t (clocks).
+            """, DebugKeysCommand.Run),
+        new("daemon", "Run the XenSharp daemon in the foreground (xl starts it when needed)",
+            "xl daemon [--] [NAME=VALUE ...]",
+            """
+            NAME=VALUE  A hypervisor parameter (after those of xensharpd.conf); see `xl info -p`.
+            """, DaemonCommand.Run),
+        new("daemon-stop", "Stop the daemon, destroying its domains", "xl daemon-stop", "", DaemonCommand.Stop),
+        new("help", "Print this help, or the usage of one command", "xl help [Command]", "", HelpCommand.Run),
+    ];
+
+    public static XlCommand? Find(string name) => All.FirstOrDefault(c => c.Name == name);
+}
