@@ -17,6 +17,7 @@ var all = new Dictionary<string, Func<BenchResult>>
     ["xenstore_ops"] = XenStoreOps.Run,
     ["evtchn_pingpong"] = EvtchnPingpong.Run,
     ["grant_copy"] = GrantCopyThroughput.Run,
+    ["sched_decision"] = SchedDecision.Run,
 };
 var names = args.Length > 0 ? args : all.Keys.ToArray();
 int rc = 0;

@@ -22,6 +22,12 @@ public sealed class XenHypervisor : IDisposable
     public ConsoleLog Log { get; } = new();
     public DateTime StartedAt { get; } = DateTime.UtcNow;
 
+    /// <summary>
+    /// Runs vCPUs on pCPUs as a policy decides (set before the first domain is created); null:
+    /// every vCPU thread runs whenever the host lets it (no scheduling by XenSharp).
+    /// </summary>
+    public Scheduling.VcpuScheduler? Scheduler { get; set; }
+
     /// <summary>Every vCPU timer of every domain, on one thread.</summary>
     public Time.TimerQueue Timers { get; } = new();
 
@@ -78,6 +84,7 @@ public sealed class XenHypervisor : IDisposable
     public void Dispose()
     {
         foreach (var d in Domains) d.Destroy();
+        Scheduler?.Dispose();
         Timers.Dispose();
     }
 }

@@ -50,6 +50,9 @@ public sealed class Domain : IDisposable
 
     public EventChannelTable EventChannels { get; }
 
+    /// <summary>The scheduler's view of the domain (weight, cap, pool), or null when the hypervisor runs without a scheduler.</summary>
+    public XenSharp.Scheduling.SchedDomain? Sched { get; }
+
     /// <summary>
     /// Where pending/masked bits live: the 2-level ABI until the guest switches to FIFO
     /// (EVTCHNOP_init_control), and back to 2-level on EVTCHNOP_reset.
@@ -112,6 +115,7 @@ public sealed class Domain : IDisposable
         CurrentPages = currentPages;
         MaxPages = maxPages;
         ConsoleIo = new GuestConsoleLineBuffer(id, hypervisor.Log);
+        if (hypervisor.Scheduler is not null) Sched = new XenSharp.Scheduling.SchedDomain(id, name);
         _vcpus = new Vcpu[vcpuCount];
         try
         {

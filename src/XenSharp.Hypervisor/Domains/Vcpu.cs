@@ -234,8 +234,10 @@ public sealed class Vcpu : IDisposable
             State = VcpuState.Blocked;
             while (!_stopRequested && !_pollTimedOut && !anyPending(state) && !EventsNeedDelivery())
             {
+                ReleasePcpuToWait();
                 _wake.Wait();
                 _wake.Reset();
+                ReacquirePcpu();
             }
         }
         finally
@@ -264,6 +266,11 @@ public sealed class Vcpu : IDisposable
         Domain = domain;
         Index = index;
         _cpu = cpu;
+        if (domain.Sched is { } sd)
+        {
+            Sched = new XenSharp.Scheduling.SchedVcpu(sd, index, Time.HostClock.NowNs()) { Owner = this };
+            Sched.SetAffinityMasks(XenSharp.Scheduling.CpuMask.All, XenSharp.Scheduling.CpuMask.All);
+        }
         SingleshotTimer = new Time.VcpuTimer(domain.Hypervisor.Timers, OnTimerExpired);
         PeriodicTimer = new Time.VcpuTimer(domain.Hypervisor.Timers, OnPeriodicTimerExpired);
         _pollTimer = new Time.VcpuTimer(domain.Hypervisor.Timers, () => { _pollTimedOut = true; _wake.Set(); });
@@ -314,6 +321,7 @@ public sealed class Vcpu : IDisposable
         _cpu.Kick();
         _wake.Set();
         _resume.Set();
+        _grant.Set();
     }
 
     /// <summary>
@@ -345,9 +353,81 @@ public sealed class Vcpu : IDisposable
     /// <summary>The host CPU the vCPU's thread last ran on (after its latest exit), -1 when unknown.</summary>
     public int LastHostCpu => _lastHostCpu;
 
+    // ------------------------------------------------------------------ scheduling
+
+    /// <summary>The scheduler's view of this vCPU (runstate, affinity, pCPU), or null when the hypervisor runs without a scheduler.</summary>
+    public XenSharp.Scheduling.SchedVcpu? Sched { get; }
+
+    private Hypervisor.Scheduling.VcpuScheduler? Scheduler => Domain.Hypervisor.Scheduler;
+    private readonly ManualResetEventSlim _grant = new(false);
+    private volatile int _grantedPcpu = -1;
+    private int _pinnedHostCpu = -1;
+    private volatile bool _rescheduleRequested;
+
+    /// <summary>The scheduler gives this vCPU pCPU <paramref name="pcpu"/> (called under the scheduler's lock).</summary>
+    internal void GrantPcpu(int pcpu)
+    {
+        _grantedPcpu = pcpu;
+        _grant.Set();
+    }
+
+    /// <summary>The scheduler took this vCPU's pCPU away (under its lock): the thread waits for a new grant before entering the guest.</summary>
+    internal void RevokePcpu() => _grantedPcpu = -1;
+
+    /// <summary>The slice ended or the pCPU was tickled: at its next exit the vCPU asks the scheduler again.</summary>
+    internal void RequestReschedule()
+    {
+        _rescheduleRequested = true;
+        _cpu.Kick();
+    }
+
+    /// <summary>Waits (without a scheduler: returns at once) until this vCPU holds a pCPU, and pins the thread to it.</summary>
+    private void WaitForPcpu()
+    {
+        if (Scheduler is null) return;
+        while (_grantedPcpu < 0 && !_stopRequested)
+        {
+            _grant.Wait();
+            _grant.Reset();
+        }
+        int p = _grantedPcpu;
+        if (p >= 0 && p != _pinnedHostCpu)
+        {
+            Hypervisor.Scheduling.VcpuScheduler.PinCurrentThread(p);
+            _pinnedHostCpu = p;
+        }
+    }
+
+    /// <summary>Before waiting for an event: give the pCPU up (the scheduler runs something else).</summary>
+    private void ReleasePcpuToWait()
+    {
+        if (Scheduler is { } s) s.Block(this);
+    }
+
+    /// <summary>After an event woke the thread: runnable again, then wait for a pCPU.</summary>
+    private void ReacquirePcpu()
+    {
+        if (Scheduler is not { } s || _stopRequested) return;
+        s.Wake(this);
+        WaitForPcpu();
+    }
+
+    /// <summary>SCHEDOP_yield: let the scheduler pick again (without one: a host thread yield).</summary>
+    internal void YieldPcpu()
+    {
+        if (Scheduler is not { } s)
+        {
+            Thread.Yield();
+            return;
+        }
+        s.Yield(this);
+        WaitForPcpu();
+    }
+
     private void ParkWhilePaused()
     {
         _parked = true;
+        ReleasePcpuToWait();
         try
         {
             while (_pauseRequested && !_stopRequested) _resume.Wait();
@@ -355,6 +435,7 @@ public sealed class Vcpu : IDisposable
         finally
         {
             _parked = false;
+            ReacquirePcpu();
         }
     }
 
@@ -367,8 +448,10 @@ public sealed class Vcpu : IDisposable
         if ((HasPendingUpcall() || _cpu.InterruptQueued || Apic.HasDeliverableInterrupt) && (_cpu.Registers.Rflags & (1 << 9)) != 0)
             return; // an event or interrupt is already waiting
         State = VcpuState.Blocked;
+        ReleasePcpuToWait();
         _wake.Wait();
         _wake.Reset();
+        ReacquirePcpu();
         if (!_stopRequested) State = VcpuState.Running;
     }
 
@@ -387,11 +470,23 @@ public sealed class Vcpu : IDisposable
                 _cpu.SetRegisters(init.Registers);
                 PendingInitialState = null;
             }
+            if (Scheduler is { } scheduler)
+            {
+                scheduler.Insert(this);
+                WaitForPcpu();
+            }
             while (!_stopRequested)
             {
                 if (_pauseRequested)
                 {
                     ParkWhilePaused();
+                    continue;
+                }
+                if (_rescheduleRequested)
+                {
+                    _rescheduleRequested = false;
+                    Scheduler?.Reschedule(this);
+                    WaitForPcpu();
                     continue;
                 }
                 RefreshTime();
@@ -413,6 +508,7 @@ public sealed class Vcpu : IDisposable
         finally
         {
             State = VcpuState.Offline;
+            if (Scheduler is { } scheduler && Sched!.State != XenSharp.Scheduling.VcpuRunstate.Offline) scheduler.Remove(this);
             lock (this) _thread = null;
         }
     }
@@ -541,5 +637,6 @@ public sealed class Vcpu : IDisposable
         _cpu.Dispose();
         _wake.Dispose();
         _resume.Dispose();
+        _grant.Dispose();
     }
 }

@@ -17,7 +17,7 @@ public static class SchedOpHypercall
         switch ((int)ctx.A1)
         {
             case SchedOp.Yield:
-                Thread.Yield();
+                ctx.Vcpu.YieldPcpu();
                 return 0;
             case SchedOp.Block:
                 if (ctx.Vcpu.VcpuInfoAddress != 0)

@@ -2,9 +2,12 @@ namespace XenSharp.Hypervisor.Time;
 
 /// <summary>
 /// A one-shot timer on a <see cref="TimerQueue"/> (a vCPU's singleshot timer). Arming it again
-/// replaces the previous deadline; the callback runs once per arming, on the queue's thread.
+/// replaces the previous deadline; the callback runs once per arming, on the queue's thread —
+/// under the timer's lock by default (so Stop waits for a running expiry), or outside it with
+/// <c>expireUnderLock: false</c> for owners that arm the timer while holding a lock the
+/// callback takes (the scheduler): they must tolerate a late expiry after Stop.
 /// </summary>
-public sealed class VcpuTimer(TimerQueue queue, Action onExpire)
+public sealed class VcpuTimer(TimerQueue queue, Action onExpire, bool expireUnderLock = true)
 {
     private readonly object _lock = new();
     private long _generation;
@@ -55,7 +58,12 @@ public sealed class VcpuTimer(TimerQueue queue, Action onExpire)
         {
             if (generation != _generation || !_armed) return;
             _armed = false;
-            onExpire();
+            if (expireUnderLock)
+            {
+                onExpire();
+                return;
+            }
         }
+        onExpire(); // the owner takes its own lock, which it also holds while arming this timer
     }
 }

@@ -63,6 +63,9 @@ public sealed class SchedVcpu
     /// <summary>Scratch slot for the policy (Xen's unit->priv).</summary>
     public object? PolicyData { get; set; }
 
+    /// <summary>The mechanism's object for this vCPU (the hypervisor's vCPU); policies never touch it.</summary>
+    public object? Owner { get; set; }
+
     /// <summary>Simulator's index for this vCPU (-1 = not in a simulator).</summary>
     internal int SimIndex = -1;
 

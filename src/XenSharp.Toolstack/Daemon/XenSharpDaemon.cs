@@ -61,6 +61,16 @@ public static class XenSharpDaemon
         foreach (var line in hypervisor.Log.Read().Split('\n', StringSplitOptions.RemoveEmptyEntries)) Log(line);
         var registry = parameters.CreateRegistry();
         if (registry.BootCommandLine.Length > 0) hypervisor.Log.Xen("Command line: " + registry.BootCommandLine);
+        string sched = registry.Get<string>(XenSharp.Toolstack.Parameters.HypervisorParameters.Scheduler);
+        int pcpus = registry.Get<int>(XenSharp.Toolstack.Parameters.HypervisorParameters.MaxCpus);
+        if (sched != "none")
+        {
+            // The policy is the cpupool set: Pool-0 (all pCPUs at start) runs sched=; xl cpupool-* reshape it.
+            hypervisor.Scheduler = new XenSharp.Hypervisor.Scheduling.VcpuScheduler(
+                new XenSharp.Scheduling.Pools.CpuPoolSet(pool0Scheduler: sched), pcpus, hypervisor.Timers);
+            hypervisor.Log.Xen($"Using scheduler: {sched} on {pcpus} pCPU(s)");
+        }
+        else hypervisor.Log.Xen("Scheduling: none (vCPU threads run as the host schedules them)");
         var xenstored = new XenSharp.XenStore.Xenstored() { Log = line => Log("xenstored: " + line) };
         registry.Bind(XenSharp.Toolstack.Parameters.HypervisorParameters.XenStoreQuota,
             () => xenstored.Quotas, value => xenstored.Quotas = (XenSharp.XenStore.XenStoreQuotas)value);

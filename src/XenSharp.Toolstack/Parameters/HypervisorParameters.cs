@@ -24,6 +24,9 @@ namespace XenSharp.Toolstack.Parameters;
 /// <item><c>xenstore_quota</c> (live): xenstored's global quotas, <c>NAME=N[,NAME=N...]</c>;
 /// names not given keep their value. The live value is xenstored's own (xenstore-control
 /// quota set changes it too).</item>
+/// <item><c>sched</c> (boot only): the scheduler of the default cpupool — as Xen's sched= — or
+/// <c>none</c>: every vCPU thread runs whenever the host lets it, without XenSharp scheduling.</item>
+/// <item><c>maxcpus</c> (boot only): how many host CPUs XenSharp uses as pCPUs (0..N-1); default all.</item>
 /// </list>
 /// </summary>
 public static class HypervisorParameters
@@ -33,6 +36,11 @@ public static class HypervisorParameters
     public const string GrantTableMaxFrames = "gnttab_max_frames";
     public const string MaxEventChannels = "max_event_channels";
     public const string XenStoreQuota = "xenstore_quota";
+    public const string Scheduler = "sched";
+    public const string MaxCpus = "maxcpus";
+
+    /// <summary>The schedulers sched= accepts; "none" turns XenSharp's scheduling off.</summary>
+    public static IReadOnlyList<string> Schedulers => [.. XenSharp.Scheduling.Pools.SchedulerFactory.KnownNames, "none"];
 
     public static readonly IReadOnlyList<string> LogLevels = ["none", "error", "warning", "info", "debug", "all"];
 
@@ -90,6 +98,24 @@ public static class HypervisorParameters
             Default = XenStoreQuotas.Default,
             Parse = (text, current) => ParseQuotas(text, (XenStoreQuotas)current),
             Format = v => FormatQuotas((XenStoreQuotas)v),
+        };
+        yield return new ParameterDefinition
+        {
+            Name = Scheduler,
+            Accepted = string.Join(", ", Schedulers),
+            Description = "scheduler of the default cpupool (none: vCPU threads run unscheduled)",
+            Live = false,
+            Default = "credit2",
+            Parse = (text, _) => Schedulers.Contains(text) ? text : throw new FormatException(),
+        };
+        yield return new ParameterDefinition
+        {
+            Name = MaxCpus,
+            Accepted = $"an integer 1..{Environment.ProcessorCount} (this host's CPUs)",
+            Description = "host CPUs used as pCPUs",
+            Live = false,
+            Default = Environment.ProcessorCount,
+            Parse = (text, _) => ParseInt(text, 1, Environment.ProcessorCount),
         };
     }
 

@@ -20,9 +20,12 @@ public sealed class ParameterRegistryTests
         Assert.Equal(1023, r.Get<int>("max_event_channels"));
         Assert.Equal(XenStoreQuotas.Default, r.Get<XenStoreQuotas>("xenstore_quota"));
         Assert.Equal("", r.BootCommandLine);
-        Assert.Equal(["conring_size", "gnttab_max_frames", "loglvl", "max_event_channels", "xenstore_quota"], r.Definitions.Select(d => d.Name));
-        Assert.False(r.Find("conring_size")!.Live);
-        Assert.True(r.Definitions.Where(d => d.Name != "conring_size").All(d => d.Live));
+        Assert.Equal("credit2", r.GetText("sched"));
+        Assert.Equal(Environment.ProcessorCount, r.Get<int>("maxcpus"));
+        Assert.Equal(["conring_size", "gnttab_max_frames", "loglvl", "max_event_channels", "maxcpus", "sched", "xenstore_quota"], r.Definitions.Select(d => d.Name));
+        string[] bootOnly = ["conring_size", "maxcpus", "sched"];
+        Assert.All(bootOnly, n => Assert.False(r.Find(n)!.Live));
+        Assert.True(r.Definitions.Where(d => !bootOnly.Contains(d.Name)).All(d => d.Live));
     }
 
     [Fact]
@@ -58,7 +61,8 @@ public sealed class ParameterRegistryTests
     [InlineData("xenstore_quota=nodes", "xenstore_quota: bad value \"nodes\" (accepted: NAME=N[,NAME=N...]")]
     [InlineData("xenstore_quota=bogus=1", "xenstore_quota: bad value \"bogus=1\"")]
     [InlineData("xenstore_quota=nodes=-3", "xenstore_quota: bad value \"nodes=-3\"")]
-    [InlineData("frobnicate=1", "unknown parameter \"frobnicate\" (known: conring_size, gnttab_max_frames, loglvl, max_event_channels, xenstore_quota)")]
+    [InlineData("frobnicate=1", "unknown parameter \"frobnicate\" (known: conring_size, gnttab_max_frames, loglvl, max_event_channels, maxcpus, sched, xenstore_quota)")]
+    [InlineData("sched=credit", "sched can only be set at boot")]
     [InlineData("loglvl", "\"loglvl\" is not NAME=VALUE")]
     [InlineData("=3", "\"=3\" is not NAME=VALUE")]
     [InlineData("conring_size=16k", "conring_size can only be set at boot (`xl daemon -- conring_size=...` or xensharpd.conf; parameters that can change at run time: gnttab_max_frames, loglvl, max_event_channels, xenstore_quota)")]
@@ -177,8 +181,10 @@ public sealed class ParameterRegistryTests
             Assert.Contains("xenstore_quota: bad value \"nodes=x\"", e.Message);
 
             File.WriteAllText(path, "sched = \"credit\"\n");
+            Assert.Equal("credit", DaemonParameters.Load(path).CreateRegistry().GetText("sched"));
+            File.WriteAllText(path, "sched = \"rtds\"\n");
             e = Assert.Throws<XlConfigException>(() => DaemonParameters.Load(path));
-            Assert.Contains("unknown parameter \"sched\"", e.Message);
+            Assert.Contains("sched: bad value \"rtds\" (accepted: credit, credit2, null, none)", e.Message);
         }
         finally
         {
