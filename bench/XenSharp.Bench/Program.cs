@@ -18,6 +18,8 @@ var all = new Dictionary<string, Func<BenchResult>>
     ["evtchn_pingpong"] = EvtchnPingpong.Run,
     ["grant_copy"] = GrantCopyThroughput.Run,
     ["sched_decision"] = SchedDecision.Run,
+    ["wake_latency"] = WakeLatency.Run,
+    ["sched_fairness"] = SchedFairness.Run,
 };
 var names = args.Length > 0 ? args : all.Keys.ToArray();
 int rc = 0;

@@ -37,6 +37,13 @@ public sealed class Vcpu : IDisposable
     /// <summary>Guest-physical address of this vCPU's vcpu_info (VCPUOP_register_vcpu_info), 0 if none.</summary>
     public ulong VcpuInfoAddress { get; set; }
 
+    /// <summary>Guest address of the runstate area (VCPUOP_register_runstate_memory_area), 0 if none;
+    /// rewritten at this vCPU's runstate changes (<see cref="VcpuOpHypercall.UpdateRunstateArea"/>).</summary>
+    public ulong RunstateAreaAddress { get; set; }
+
+    /// <summary>Layout of the runstate area: 64-bit (48 bytes) or compat (44 bytes).</summary>
+    public bool RunstateArea64 { get; set; }
+
     /// <summary>The vector of HVMOP_set_evtchn_upcall_vector for this vCPU, if set (takes precedence over the domain's callback).</summary>
     public byte? UpcallVector { get; set; }
 
@@ -245,6 +252,7 @@ public sealed class Vcpu : IDisposable
             _polling = false;
             _pollTimer.Stop();
             if (!_stopRequested) State = VcpuState.Running;
+            if (Scheduler is null) VcpuOpHypercall.UpdateRunstateArea(this);
         }
     }
 
@@ -396,12 +404,14 @@ public sealed class Vcpu : IDisposable
             Hypervisor.Scheduling.VcpuScheduler.PinCurrentThread(p);
             _pinnedHostCpu = p;
         }
+        VcpuOpHypercall.UpdateRunstateArea(this); // running
     }
 
     /// <summary>Before waiting for an event: give the pCPU up (the scheduler runs something else).</summary>
     private void ReleasePcpuToWait()
     {
         if (Scheduler is { } s) s.Block(this);
+        VcpuOpHypercall.UpdateRunstateArea(this); // blocked
     }
 
     /// <summary>After an event woke the thread: runnable again, then wait for a pCPU.</summary>
@@ -453,6 +463,7 @@ public sealed class Vcpu : IDisposable
         _wake.Reset();
         ReacquirePcpu();
         if (!_stopRequested) State = VcpuState.Running;
+        if (Scheduler is null) VcpuOpHypercall.UpdateRunstateArea(this); // running (with one: WaitForPcpu did)
     }
 
     /// <summary>Marks the vCPU offline from its own thread (VCPUOP_down on itself): the loop ends.</summary>
@@ -486,6 +497,7 @@ public sealed class Vcpu : IDisposable
                 {
                     _rescheduleRequested = false;
                     Scheduler?.Reschedule(this);
+                    VcpuOpHypercall.UpdateRunstateArea(this); // runnable when preempted
                     WaitForPcpu();
                     continue;
                 }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using XenSharp.Abi.Hypercalls;
 using XenSharp.Hypervisor.Cpu;
 using XenSharp.Hypervisor.Domains;
@@ -6,7 +7,8 @@ namespace XenSharp.Hypervisor.Hypercalls;
 
 /// <summary>
 /// vcpu_op(cmd, vcpuid, arg): bring secondary vCPUs up and down, register vcpu_info, and
-/// the singleshot timer (VIRQ_TIMER).
+/// the singleshot timer (VIRQ_TIMER), and runstate information (get_runstate_info, a registered
+/// runstate area kept up to date at each runstate change).
 /// VCPUOP_initialise takes struct vcpu_hvm_context (hvm/hvm_vcpu.h) for PVH guests:
 /// { u32 mode; u32 pad; union { x86_32 regs; x86_64 regs; } } — 128 bytes.
 /// </summary>
@@ -34,6 +36,10 @@ public static class VcpuOpHypercall
                 return target.State != VcpuState.Offline ? 1 : 0;
             case VcpuOp.RegisterVcpuInfo:
                 return RegisterVcpuInfo(in ctx, target);
+            case VcpuOp.GetRunstateInfo:
+                return GetRunstateInfo(in ctx, target);
+            case VcpuOp.RegisterRunstateMemoryArea:
+                return RegisterRunstateArea(in ctx, target);
             case VcpuOp.SetSingleshotTimer:
                 return SetSingleshotTimer(in ctx, target);
             case VcpuOp.StopSingleshotTimer:
@@ -103,6 +109,114 @@ public static class VcpuOpHypercall
         target.VcpuInfoAddress = gpa;
         target.UpdateTime();
         return 0;
+    }
+
+    // ------------------------------------------------------------------ runstate
+
+    /// <summary>
+    /// VCPUOP_get_runstate_info: struct vcpu_runstate_info of any vCPU of the caller's domain,
+    /// in the 64-bit layout for a 64-bit caller and the packed compat layout (state_entry_time
+    /// at 4, 44 bytes) for a 32-bit one, as Xen's compat_vcpu_op translates it.
+    /// </summary>
+    private static long GetRunstateInfo(in HypercallContext ctx, Vcpu target)
+    {
+        int size = ctx.Is64 ? RunstateInfo.Size64 : RunstateInfo.Size32;
+        if (!ctx.Memory.TryGetSpan(ctx.A3, size, out var dst)) return -XenErrno.EFAULT;
+        Span<long> times = stackalloc long[4];
+        ReadRunstate(target, Time.HostClock.NowNs(), out int state, out long entry, times);
+        WriteRunstate(dst, ctx.Is64, state, (ulong)entry, times, updating: false);
+        return 0;
+    }
+
+    /// <summary>
+    /// VCPUOP_register_runstate_memory_area: { union { handle h; u64 p; } addr } — a guest handle
+    /// (4 bytes for a 32-bit caller, 8 for a 64-bit one); 0 unregisters. The area is written at
+    /// once and then by the vCPU's own thread at each of its runstate changes
+    /// (<see cref="UpdateRunstateArea"/>), in the caller's layout.
+    /// <para>x86 Xen takes a guest <i>virtual</i> address here. XenSharp has no guest page walker
+    /// yet, so the address is used as guest-physical only when the caller runs with paging off
+    /// (virtual = physical); with paging on the registration is accepted (Linux BUG()s on an
+    /// error) but the area is not written — a guest reading it sees what it put there. As in
+    /// Xen, an area outside guest RAM is not an error: writes to it are skipped.</para>
+    /// </summary>
+    private static long RegisterRunstateArea(in HypercallContext ctx, Vcpu target)
+    {
+        if (!ctx.TryReadLong(ctx.A3, out ulong addr)) return -XenErrno.EFAULT;
+        bool paging = (ctx.Vcpu.Cpu.SpecialRegisters.Cr0 & X86SpecialRegisters.Cr0Pg) != 0;
+        target.RunstateArea64 = ctx.Is64;
+        target.RunstateAreaAddress = paging ? 0 : addr;
+        UpdateRunstateArea(target);
+        return 0;
+    }
+
+    /// <summary>
+    /// Snapshot of <paramref name="v"/>'s runstate at host time <paramref name="nowNs"/>, in the
+    /// domain's system time (ns since the domain was created). With a scheduler it is the
+    /// scheduler model's (<see cref="XenSharp.Scheduling.SchedVcpu"/>: running while it holds a
+    /// pCPU, runnable while it waits for one, blocked, offline). Without one there is no runnable
+    /// state and no history: state comes from <see cref="Vcpu.State"/>, time[running] is the
+    /// vCPU's guest CPU time, the rest of the time since creation is charged to blocked (offline
+    /// while the vCPU is offline), and state_entry_time is "now".
+    /// </summary>
+    public static void ReadRunstate(Vcpu v, long nowNs, out int state, out long entryNs, Span<long> times)
+    {
+        times[..4].Clear();
+        long created = v.Domain.CreatedNs;
+        if (v.Sched is { } s)
+        {
+            long entered = s.StateEntered;
+            state = (int)s.State;
+            entryNs = Math.Max(0, entered - created);
+            long at = Math.Max(nowNs, entered);
+            for (int i = 0; i < 4; i++) times[i] = s.TimeIn((XenSharp.Scheduling.VcpuRunstate)i, at);
+            return;
+        }
+        long elapsed = Math.Max(0, nowNs - created);
+        long running = Math.Min(elapsed, v.CpuTime.Ticks * 100);
+        state = v.State switch
+        {
+            VcpuState.Running => RunstateInfo.Running,
+            VcpuState.Blocked => RunstateInfo.Blocked,
+            _ => RunstateInfo.Offline,
+        };
+        times[RunstateInfo.Running] = running;
+        times[state == RunstateInfo.Offline ? RunstateInfo.Offline : RunstateInfo.Blocked] = elapsed - running;
+        entryNs = elapsed;
+    }
+
+    /// <summary>Encodes struct vcpu_runstate_info into <paramref name="dst"/> (48 bytes 64-bit, 44 compat).</summary>
+    public static void WriteRunstate(Span<byte> dst, bool is64, int state, ulong entryNs, ReadOnlySpan<long> times, bool updating)
+    {
+        int entryOff = is64 ? RunstateInfo.EntryTimeOffset64 : RunstateInfo.EntryTimeOffset32;
+        int timeOff = is64 ? RunstateInfo.TimeOffset64 : RunstateInfo.TimeOffset32;
+        var entry = dst.Slice(entryOff, 8);
+        if (updating)
+        {
+            // XEN_RUNSTATE_UPDATE first, so a guest reading concurrently retries.
+            BinaryPrimitives.WriteUInt64LittleEndian(entry, entryNs | RunstateInfo.UpdateFlag);
+            Interlocked.MemoryBarrier();
+        }
+        BinaryPrimitives.WriteInt32LittleEndian(dst, state);
+        if (is64) BinaryPrimitives.WriteUInt32LittleEndian(dst[4..], 0);
+        for (int i = 0; i < 4; i++) BinaryPrimitives.WriteInt64LittleEndian(dst.Slice(timeOff + i * 8, 8), times[i]);
+        if (updating) Interlocked.MemoryBarrier();
+        BinaryPrimitives.WriteUInt64LittleEndian(entry, entryNs & ~RunstateInfo.UpdateFlag);
+    }
+
+    /// <summary>
+    /// Rewrites <paramref name="v"/>'s registered runstate area, if any, with
+    /// XEN_RUNSTATE_UPDATE set in state_entry_time during the write. Allocation-free; called by
+    /// the vCPU's thread at its runstate changes and at registration.
+    /// </summary>
+    public static void UpdateRunstateArea(Vcpu v)
+    {
+        ulong addr = v.RunstateAreaAddress;
+        if (addr == 0) return;
+        bool is64 = v.RunstateArea64;
+        if (!v.Domain.Memory.TryGetSpan(addr, is64 ? RunstateInfo.Size64 : RunstateInfo.Size32, out var dst)) return;
+        Span<long> times = stackalloc long[4];
+        ReadRunstate(v, Time.HostClock.NowNs(), out int state, out long entry, times);
+        WriteRunstate(dst, is64, state, (ulong)entry, times, updating: true);
     }
 
     private static long Initialise(in HypercallContext ctx, Vcpu target)

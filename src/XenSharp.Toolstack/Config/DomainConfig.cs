@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using XenSharp.Scheduling;
 
 namespace XenSharp.Toolstack.Config;
 
@@ -32,7 +33,14 @@ public sealed record DomainConfig
         "memory", "maxmem", "vcpus", "maxvcpus",
         "on_poweroff", "on_reboot", "on_crash", "on_watchdog", "on_soft_reset",
         "max_event_channels", "max_grant_frames", "max_grant_version",
+        "cpus", "cpus_soft", "cpu_weight", "cap", "pool",
     ], StringComparer.Ordinal);
+
+    /// <summary>The scheduling keys (<c>cpus</c>, <c>cpus_soft</c>, <c>cpu_weight</c>, <c>cap</c>, <c>pool</c>).</summary>
+    public static IReadOnlyList<string> SchedulingKeys { get; } = ["cpus", "cpus_soft", "cpu_weight", "cap", "pool"];
+
+    private const string CpusAccepted =
+        "a CPU list \"0-3,^2\" or \"all\" naming at least one CPU (0..1023), or a list with one such string per vCPU, e.g. [\"2\", \"3\"]";
 
     /// <summary>libxl's default <c>max_event_channels</c>.</summary>
     public const int DefaultMaxEventChannels = 1023;
@@ -102,6 +110,28 @@ public sealed record DomainConfig
 
     /// <summary><c>on_soft_reset</c> (default soft-reset).</summary>
     public ShutdownAction OnSoftReset { get; init; } = ShutdownAction.SoftReset;
+
+    /// <summary><c>cpus</c>: the vCPUs' hard affinity (null: every pCPU of the pool).</summary>
+    public CpuAffinityConfig? Cpus { get; init; }
+
+    /// <summary><c>cpus_soft</c>: the vCPUs' soft affinity (null: all).</summary>
+    public CpuAffinityConfig? CpusSoft { get; init; }
+
+    /// <summary><c>cpu_weight</c>: the domain's credit/credit2 weight, 1..65535 (default 256).</summary>
+    public int CpuWeight { get; init; } = SchedDomain.DefaultWeight;
+
+    /// <summary><c>cap</c>: the domain's CPU cap in percent of one pCPU, 0..100 × maxvcpus (0 = none).</summary>
+    public int Cap { get; init; }
+
+    /// <summary><c>pool</c>: the cpupool the domain is created in (null: Pool-0). Must exist at create time.</summary>
+    public string? Pool { get; init; }
+
+    /// <summary>Whether any scheduling key (<see cref="SchedulingKeys"/>) was set.</summary>
+    public bool HasSchedulingSettings => Cpus is not null || CpusSoft is not null || Pool is not null
+        || CpuWeight != SchedDomain.DefaultWeight || Cap != 0 || SchedulingKeysSet.Count > 0;
+
+    /// <summary>The scheduling keys the file set (in <see cref="SchedulingKeys"/> order), for messages.</summary>
+    public IReadOnlyList<string> SchedulingKeysSet { get; init; } = [];
 
     /// <summary>
     /// The other keys xl.cfg(5) documents (disk, vif, serial, ...), as their effective settings,
@@ -177,6 +207,25 @@ public sealed record DomainConfig
         if (file.Find("max_grant_version") is { } versionSetting)
             maxGrantVersion = (int)XlSettingReader.Integer(versionSetting, 1, 2, "1 or 2");
 
+        CpuAffinityConfig? cpus = ReadAffinity(file.Find("cpus"), maxVcpus);
+        CpuAffinityConfig? cpusSoft = ReadAffinity(file.Find("cpus_soft"), maxVcpus);
+        int cpuWeight = SchedDomain.DefaultWeight;
+        if (file.Find("cpu_weight") is { } weightSetting)
+            cpuWeight = (int)XlSettingReader.Integer(weightSetting, SchedDomain.MinWeight, SchedDomain.MaxWeight,
+                $"a weight {SchedDomain.MinWeight}..{SchedDomain.MaxWeight} (default {SchedDomain.DefaultWeight})");
+        int cap = 0;
+        if (file.Find("cap") is { } capSetting)
+            cap = (int)XlSettingReader.Integer(capSetting, 0, 100L * maxVcpus,
+                $"a percentage of one pCPU, 0..{100 * maxVcpus} (100 × maxvcpus = {maxVcpus}; 0 = no cap)");
+        string? pool = null;
+        if (file.Find("pool") is { } poolSetting)
+        {
+            const string PoolAccepted = "the name of an existing cpupool, e.g. \"Pool-0\" (xl cpupool-list shows them)";
+            pool = XlSettingReader.Text(poolSetting, PoolAccepted);
+            if (pool.Length == 0 || pool.Trim() != pool)
+                throw XlSettingReader.BadValue(poolSetting, PoolAccepted);
+        }
+
         return new DomainConfig
         {
             Source = file.FileName,
@@ -198,9 +247,38 @@ public sealed record DomainConfig
             OnCrash = ReadAction(file, "on_crash", ShutdownAction.Destroy),
             OnWatchdog = ReadAction(file, "on_watchdog", ShutdownAction.Destroy),
             OnSoftReset = ReadAction(file, "on_soft_reset", ShutdownAction.SoftReset),
+            Cpus = cpus,
+            CpusSoft = cpusSoft,
+            CpuWeight = cpuWeight,
+            Cap = cap,
+            Pool = pool,
+            SchedulingKeysSet = SchedulingKeys.Where(k => file.Find(k) is not null).ToArray(),
             RawSettings = raw,
             Warnings = warnings,
         };
+    }
+
+    private static CpuAffinityConfig? ReadAffinity(XlSetting? setting, int maxVcpus)
+    {
+        if (setting is null)
+            return null;
+        if (setting.Value is XlList list)
+        {
+            if (list.Count == 0 || list.Count > maxVcpus)
+                throw XlSettingReader.BadValue(setting, CpusAccepted + $" (a list has 1..{maxVcpus} entries: one per vCPU, maxvcpus = {maxVcpus})");
+            var masks = new CpuMask[list.Count];
+            for (int i = 0; i < list.Count; i++)
+            {
+                string? text = list[i].ScalarText;
+                if (text is null || !CpuMask.TryParse(text, out masks[i], out _) || masks[i].IsEmpty)
+                    throw XlSettingReader.BadValue(setting, CpusAccepted + $" (entry {i}, for vCPU {i}, is not)");
+            }
+            return new CpuAffinityConfig(setting.Key, setting.Location, masks, PerVcpu: true);
+        }
+        string single = XlSettingReader.Text(setting, CpusAccepted);
+        if (!CpuMask.TryParse(single, out CpuMask mask, out _) || mask.IsEmpty)
+            throw XlSettingReader.BadValue(setting, CpusAccepted);
+        return new CpuAffinityConfig(setting.Key, setting.Location, [mask], PerVcpu: false);
     }
 
     /// <summary>
@@ -345,4 +423,18 @@ public sealed record DomainConfig
             ? action
             : throw XlSettingReader.BadValue(setting, accepted);
     }
+}
+
+/// <summary>
+/// A <c>cpus</c> / <c>cpus_soft</c> setting: one mask for every vCPU, or (a list in xl.cfg) one
+/// per vCPU — vCPUs past the list's end keep "all", as libxl does.
+/// </summary>
+public sealed record CpuAffinityConfig(string Key, string Location, IReadOnlyList<CpuMask> Masks, bool PerVcpu)
+{
+    /// <summary>The mask for vCPU <paramref name="vcpu"/>.</summary>
+    public CpuMask For(int vcpu) => !PerVcpu ? Masks[0] : vcpu < Masks.Count ? Masks[vcpu] : CpuMask.All;
+
+    /// <summary>As written in xl.cfg: "2-3" or ["2", "3"].</summary>
+    public override string ToString() =>
+        PerVcpu ? "[" + string.Join(", ", Masks.Select(m => $"\"{m}\"")) + "]" : Masks[0].ToString();
 }

@@ -40,6 +40,11 @@ internal static class DomainConfigJson
             json.WriteNumber("max_event_channels", config.MaxEventChannels);
             json.WriteNumber("max_grant_frames", config.MaxGrantFrames);
             json.WriteNumber("max_grant_version", config.MaxGrantVersion);
+            WriteAffinity(json, "cpus", config.Cpus);
+            WriteAffinity(json, "cpus_soft", config.CpusSoft);
+            json.WriteNumber("cpu_weight", config.CpuWeight);
+            json.WriteNumber("cap", config.Cap);
+            WriteOptional(json, "pool", config.Pool);
             json.WriteString("on_poweroff", config.OnPoweroff.ToXlName());
             json.WriteString("on_reboot", config.OnReboot.ToXlName());
             json.WriteString("on_crash", config.OnCrash.ToXlName());
@@ -55,6 +60,25 @@ internal static class DomainConfigJson
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>null, a CPU list string, or (per-vCPU) an array of them.</summary>
+    private static void WriteAffinity(Utf8JsonWriter json, string name, CpuAffinityConfig? affinity)
+    {
+        if (affinity is null)
+        {
+            json.WriteNull(name);
+            return;
+        }
+        if (!affinity.PerVcpu)
+        {
+            json.WriteString(name, affinity.Masks[0].ToString());
+            return;
+        }
+        json.WriteStartArray(name);
+        foreach (var mask in affinity.Masks)
+            json.WriteStringValue(mask.ToString());
+        json.WriteEndArray();
     }
 
     private static void WriteOptional(Utf8JsonWriter json, string name, string? value)

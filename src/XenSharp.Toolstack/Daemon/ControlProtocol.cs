@@ -27,4 +27,14 @@ public static class ControlProtocol
     public const string GetParameters = "get-parameters";
     public const string DebugKeys = "debug-keys";
     public const string Quit = "quit";
+    public const string VcpuPin = "vcpu-pin";
+    public const string SchedList = "sched-list";
+    public const string SchedDomainSet = "sched-domain-set";
+    public const string SchedPoolSet = "sched-pool-set";
+    public const string CpupoolList = "cpupool-list";
+    public const string CpupoolCreate = "cpupool-create";
+    public const string CpupoolDestroy = "cpupool-destroy";
+    public const string CpupoolCpuAdd = "cpupool-cpu-add";
+    public const string CpupoolCpuRemove = "cpupool-cpu-remove";
+    public const string CpupoolMigrate = "cpupool-migrate";
 }

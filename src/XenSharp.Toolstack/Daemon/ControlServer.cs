@@ -6,6 +6,8 @@ using XenSharp.Hypervisor.Domains;
 using XenSharp.Toolstack.Config;
 using XenSharp.Toolstack.Domains;
 using XenSharp.Toolstack.Parameters;
+using XenSharp.Scheduling;
+using XenSharp.Scheduling.Pools;
 
 namespace XenSharp.Toolstack.Daemon;
 
@@ -220,6 +222,61 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Paramete
                 await send(JsonLine.Ok());
                 return true;
             }
+            case ControlProtocol.VcpuPin:
+            {
+                var d = FindOrThrow(req);
+                manager.PinVcpus(d, req.GetString("vcpu") ?? "all",
+                    req.GetString("hard") ?? throw new ToolstackException("vcpu-pin: no hard affinity given"), req.GetString("soft"));
+                await send(JsonLine.Ok(w => w.WriteNumber("domid", d.Id)));
+                return true;
+            }
+            case ControlProtocol.SchedList:
+                await send(JsonLine.Ok(WriteSchedList));
+                return true;
+            case ControlProtocol.SchedDomainSet:
+            {
+                var d = FindOrThrow(req);
+                manager.SetDomainSched(d, req.GetString("sched") ?? "credit2", OptionalInt(req, "weight"), OptionalInt(req, "cap"));
+                await send(JsonLine.Ok(w => w.WriteNumber("domid", d.Id)));
+                return true;
+            }
+            case ControlProtocol.SchedPoolSet:
+                manager.SetPoolSched(req.GetString("pool"), req.GetString("sched") ?? "credit2", OptionalInt(req, "ratelimit_us"), OptionalInt(req, "tslice_ms"));
+                await send(JsonLine.Ok());
+                return true;
+            case ControlProtocol.CpupoolList:
+                await send(JsonLine.Ok(WritePoolList));
+                return true;
+            case ControlProtocol.CpupoolCreate:
+            {
+                string name = req.GetString("name") ?? throw new ToolstackException("cpupool-create: no name given");
+                var info = manager.CreatePool(name, req.GetString("sched") ?? Hypervisor.Scheduler?.WithPolicy(p => p is CpuPoolSet s ? s.Pool0.Scheduler : p.Name) ?? "credit2", req.GetString("cpus"));
+                await send(JsonLine.Ok(w =>
+                {
+                    w.WriteString("name", info.Name);
+                    w.WriteNumber("poolid", info.Id);
+                    w.WriteString("sched", info.Sched);
+                    w.WriteNumber("cpu_count", info.CpuCount);
+                }));
+                return true;
+            }
+            case ControlProtocol.CpupoolDestroy:
+                manager.DestroyPool(req.GetString("pool") ?? throw new ToolstackException("cpupool-destroy: no pool given"));
+                await send(JsonLine.Ok());
+                return true;
+            case ControlProtocol.CpupoolCpuAdd:
+            case ControlProtocol.CpupoolCpuRemove:
+                manager.PoolCpus(req.GetString("pool") ?? throw new ToolstackException($"{cmd}: no pool given"),
+                    req.GetString("cpus") ?? throw new ToolstackException($"{cmd}: no cpus given"), cmd == ControlProtocol.CpupoolCpuAdd);
+                await send(JsonLine.Ok());
+                return true;
+            case ControlProtocol.CpupoolMigrate:
+            {
+                var d = FindOrThrow(req);
+                manager.MigrateToPool(d, req.GetString("pool") ?? throw new ToolstackException("cpupool-migrate: no pool given"));
+                await send(JsonLine.Ok(w => w.WriteNumber("domid", d.Id)));
+                return true;
+            }
             case ControlProtocol.Quit:
                 await send(JsonLine.Ok());
                 requestQuit();
@@ -263,6 +320,91 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Paramete
         w.WriteEndArray();
     }
 
+    private static int? OptionalInt(JsonElement req, string name) =>
+        req.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number
+            ? (v.TryGetInt32(out int i) ? i : throw new ToolstackException($"{name} {v.GetRawText()} is out of range"))
+            : null;
+
+    /// <summary>A mask as xl prints affinities: "all" when it covers every pCPU, else the list of the pCPUs in it.</summary>
+    private string AffinityText(in CpuMask mask)
+    {
+        int pcpus = Hypervisor.Scheduler?.PcpuCount ?? Environment.ProcessorCount;
+        var all = CpuMask.Range(0, pcpus - 1);
+        if (all.IsSubsetOf(mask)) return "all";
+        var m = mask;
+        m.And(all);
+        return m.ToString();
+    }
+
+    /// <summary>`sched-list`: every pool with its scheduler parameters and its domains' weight and cap.</summary>
+    private void WriteSchedList(Utf8JsonWriter w)
+    {
+        var scheduler = Hypervisor.Scheduler ?? throw new ToolstackException("the hypervisor runs without a scheduler (sched=none): no scheduling parameters");
+        var domains = manager.List();
+        w.WriteStartArray("pools");
+        scheduler.WithPolicy(policy =>
+        {
+            IEnumerable<(string Name, ISchedulerPolicy Policy)> pools = policy is CpuPoolSet set
+                ? set.Pools.Select(p => (p.Name, p.Policy))
+                : [(CpuPoolSet.Pool0Name, policy)];
+            foreach (var (name, p) in pools)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", name);
+                w.WriteString("sched", p.Name);
+                if (p is Credit2Scheduler c2) w.WriteNumber("ratelimit_us", c2.RatelimitUs);
+                if (p is CreditScheduler c1)
+                {
+                    w.WriteNumber("tslice_ms", c1.TsliceMs);
+                    w.WriteNumber("ratelimit_us", c1.RatelimitUs);
+                }
+                w.WriteStartArray("domains");
+                if (name == CpuPoolSet.Pool0Name)
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("domid", 0);
+                    w.WriteString("name", DomainManager.ControlDomainName);
+                    w.WriteNumber("weight", SchedDomain.DefaultWeight);
+                    w.WriteNumber("cap", 0);
+                    w.WriteEndObject();
+                }
+                foreach (var d in domains)
+                {
+                    if (d.Domain.Sched is not { } sd || sd.Pool != name) continue;
+                    w.WriteStartObject();
+                    w.WriteNumber("domid", d.Id);
+                    w.WriteString("name", d.Name);
+                    w.WriteNumber("weight", sd.Weight);
+                    w.WriteNumber("cap", sd.Cap);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            return 0;
+        });
+        w.WriteEndArray();
+    }
+
+    /// <summary>`cpupool-list`: the pools in id order.</summary>
+    private void WritePoolList(Utf8JsonWriter w)
+    {
+        var pools = manager.ListPools();
+        w.WriteStartArray("pools");
+        foreach (var (info, count) in pools)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", info.Name);
+            w.WriteNumber("poolid", info.Id);
+            w.WriteNumber("cpu_count", info.CpuCount);
+            w.WriteString("cpus", info.Cpus.IsEmpty ? "" : info.Cpus.ToString());
+            w.WriteString("sched", info.Sched);
+            w.WriteNumber("domain_count", count);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
     private ManagedDomain FindOrThrow(JsonElement req)
     {
         string name = req.GetString("domain") ?? throw new ToolstackException("no domain given");
@@ -281,6 +423,8 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Paramete
         var file = XlConfigParser.Parse(text, path);
         if (overrides.Count > 0) file = file.ApplyOverrides(overrides);
         var config = HypervisorParameters.ApplyDomainDefaults(DomainConfig.FromFile(file), parameters);
+        if (manager.SchedulingWarning(config) is { } schedWarning)
+            config = config with { Warnings = [.. config.Warnings, schedWarning] };
         if (req.GetBool("dry_run"))
         {
             manager.Validate(config, cwd);
@@ -381,6 +525,8 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Paramete
             w.WriteNumber("cpu", i);
             w.WriteString("state", "b");
             w.WriteNumber("cpu_time", 0.0);
+            w.WriteString("hard", "all");
+            w.WriteString("soft", "all");
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -398,11 +544,30 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Paramete
                 w.WriteStartObject();
                 w.WriteNumber("vcpu", v.Index);
                 w.WriteBoolean("online", online);
-                w.WriteNumber("cpu", online ? v.LastHostCpu : -1);
-                w.WriteString("state", !online ? "-"
-                    : paused ? "p"
-                    : d.Domain.State != DomainState.Running ? "-"
-                    : v.State == VcpuState.Running ? "r" : "b");
+                if (v.Sched is { } s)
+                {
+                    // The scheduler's view, as Xen's v->processor: the pCPU the vCPU holds now, else the
+                    // one it last ran on (-1 never ran or offline); r/b/- from its runstate.
+                    var runstate = s.State;
+                    w.WriteNumber("cpu", !online ? -1 : s.Processor >= 0 ? s.Processor : s.LastProcessor);
+                    w.WriteString("state", !online ? "-"
+                        : paused ? "p"
+                        : d.Domain.State != DomainState.Running ? "-"
+                        : runstate switch { VcpuRunstate.Running => "r", VcpuRunstate.Blocked => "b", _ => "-" });
+                    w.WriteString("runstate", runstate.ToString().ToLowerInvariant());
+                    w.WriteString("hard", AffinityText(s.HardAffinity));
+                    w.WriteString("soft", AffinityText(s.SoftAffinity));
+                }
+                else
+                {
+                    w.WriteNumber("cpu", online ? v.LastHostCpu : -1);
+                    w.WriteString("state", !online ? "-"
+                        : paused ? "p"
+                        : d.Domain.State != DomainState.Running ? "-"
+                        : v.State == VcpuState.Running ? "r" : "b");
+                    w.WriteString("hard", "all");
+                    w.WriteString("soft", "all");
+                }
                 w.WriteNumber("cpu_time", Math.Round(v.CpuTime.TotalSeconds, 1));
                 w.WriteEndObject();
             }

@@ -17,8 +17,8 @@ public sealed class HostInfo(StatePaths paths, XenSharp.XenStore.Xenstored xenst
         yield return ("release", ReadProc("/proc/sys/kernel/osrelease"));
         yield return ("version", ReadProc("/proc/sys/kernel/version"));
         yield return ("machine", System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.X64 ? "x86_64" : System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant());
-        yield return ("nr_cpus", Environment.ProcessorCount.ToString());
-        yield return ("max_cpu_id", (Environment.ProcessorCount - 1).ToString());
+        yield return ("nr_cpus", (hv.Scheduler?.PcpuCount ?? Environment.ProcessorCount).ToString());
+        yield return ("max_cpu_id", ((hv.Scheduler?.PcpuCount ?? Environment.ProcessorCount) - 1).ToString());
         yield return ("nr_nodes", "1");
         yield return ("total_memory", (HostMemory.Total >> 20).ToString());
         yield return ("free_memory", (HostMemory.Available >> 20).ToString());
@@ -27,7 +27,9 @@ public sealed class HostInfo(StatePaths paths, XenSharp.XenStore.Xenstored xenst
         yield return ("xen_extra", HypervisorVersion.Extra);
         yield return ("xen_version", HypervisorVersion.Full);
         yield return ("xen_caps", HypervisorVersion.Capabilities);
-        yield return ("xen_scheduler", "none (one host thread per vCPU)");
+        yield return ("xen_scheduler", hv.Scheduler?.Policy is XenSharp.Scheduling.Pools.CpuPoolSet pools
+            ? pools.Pool0.Scheduler
+            : hv.Scheduler?.Policy.Name ?? "none (one host thread per vCPU)");
         yield return ("xen_pagesize", "4096");
         yield return ("platform_params", "virt_start=0x0");
         yield return ("xen_changeset", HypervisorVersion.Changeset);

@@ -11,6 +11,8 @@ using XenSharp.Hypervisor.Memory;
 using XenSharp.Kvm;
 using XenSharp.Toolstack.Config;
 using XenSharp.Toolstack.Host;
+using XenSharp.Scheduling;
+using XenSharp.Scheduling.Pools;
 
 namespace XenSharp.Toolstack.Domains;
 
@@ -29,6 +31,94 @@ public sealed class DomainFactory(XenHypervisor hypervisor, Xenstored xenstored)
         ReadImage(config.Kernel!, workingDirectory, "kernel", config.Source);
         if (config.Ramdisk is not null) ReadImage(config.Ramdisk, workingDirectory, "ramdisk", config.Source);
         CheckMemory(config);
+        CheckScheduling(config);
+    }
+
+    /// <summary>
+    /// The warning for scheduling keys (cpus, cpus_soft, cpu_weight, cap, pool) set while the
+    /// hypervisor runs without a scheduler (sched=none), or null.
+    /// </summary>
+    public string? SchedulingWarning(DomainConfig config) =>
+        hypervisor.Scheduler is null && config.SchedulingKeysSet.Count > 0
+            ? $"{config.Source}: {string.Join(", ", config.SchedulingKeysSet)} ignored: the hypervisor runs without a scheduler (sched=none), so they have no effect"
+            : null;
+
+    /// <summary>
+    /// The pool a config names exists and has pCPUs, and every vCPU's hard affinity names one of
+    /// them; returns the pool's pCPUs and name (all pCPUs / null without cpupools).
+    /// Called under the scheduler's lock when <paramref name="policy"/> is given.
+    /// </summary>
+    private (CpuMask Cpus, string PoolName) CheckScheduling(DomainConfig config, ISchedulerPolicy policy)
+    {
+        var scheduler = hypervisor.Scheduler!;
+        CpuMask cpus;
+        string poolName;
+        if (policy is CpuPoolSet pools)
+        {
+            string wanted = config.Pool ?? CpuPoolSet.Pool0Name;
+            if (!pools.TryGetPool(wanted, out var pool))
+                throw new ToolstackException($"{config.Source}: pool: cpupool \"{wanted}\" does not exist (existing: {string.Join(", ", pools.Pools.Select(p => p.Name))}; xl cpupool-create makes one)");
+            cpus = pool.Cpus;
+            poolName = pool.Name;
+        }
+        else
+        {
+            cpus = CpuMask.Range(0, scheduler.PcpuCount - 1);
+            poolName = CpuPoolSet.Pool0Name;
+        }
+        if (cpus.IsEmpty)
+            throw new ToolstackException($"{config.Source}: pool: cpupool \"{poolName}\" has no pCPUs (xl cpupool-cpu-add some first)");
+        if (config.Cpus is { } hard)
+        {
+            for (int i = 0; i < config.MaxVcpus; i++)
+            {
+                if (!hard.For(i).Intersects(cpus))
+                    throw new ToolstackException($"{hard.Location}: cpus: \"{hard.For(i)}\"{(hard.PerVcpu ? $" (vCPU {i})" : "")} names no pCPU of cpupool \"{poolName}\" (its pCPUs: {cpus}); name at least one of them");
+            }
+        }
+        return (cpus, poolName);
+    }
+
+    private void CheckScheduling(DomainConfig config)
+    {
+        if (hypervisor.Scheduler is not { } scheduler) return;
+        scheduler.WithPolicy(policy => CheckScheduling(config, policy));
+    }
+
+    /// <summary>
+    /// Applies cpus, cpus_soft, cpu_weight, cap and pool to a domain whose vCPUs are not online
+    /// yet: the affinity masks are stored on each vCPU (the policy reads them when the vCPU is
+    /// inserted, at start), the domain's pool is set with CpuPoolSet.MoveDomain (bookkeeping
+    /// only before start), weight and cap on its SchedDomain.
+    /// </summary>
+    private void ApplyScheduling(Domain domain, DomainConfig config)
+    {
+        if (hypervisor.Scheduler is not { } scheduler || domain.Sched is not { } sd) return;
+        scheduler.WithPolicy(policy =>
+        {
+            var (_, poolName) = CheckScheduling(config, policy);
+            foreach (var v in domain.Vcpus)
+            {
+                CpuMask hard = config.Cpus?.For(v.Index) ?? CpuMask.All;
+                CpuMask soft = config.CpusSoft?.For(v.Index) ?? CpuMask.All;
+                v.Sched!.SetAffinityMasks(hard, soft);
+            }
+            if (policy is CpuPoolSet pools && poolName != sd.Pool)
+            {
+                try
+                {
+                    pools.MoveDomain(sd, poolName, XenSharp.Hypervisor.Time.HostClock.NowNs());
+                }
+                catch (CpuPoolException e)
+                {
+                    throw new ToolstackException($"{config.Source}: pool: {e.Message}");
+                }
+            }
+            sd.Weight = config.CpuWeight;
+            sd.Cap = config.Cap;
+            return 0;
+        });
+        scheduler.AdjustDomain(sd);
     }
 
     private static void CheckType(DomainConfig config)
@@ -79,6 +169,7 @@ public sealed class DomainFactory(XenHypervisor hypervisor, Xenstored xenstored)
             domain.EventChannels.MaxEventChannels = config.MaxEventChannels;
             domain.Grants.MaxFrames = config.MaxGrantFrames;
             domain.Grants.MaxVersion = config.MaxGrantVersion;
+            ApplyScheduling(domain, config);
             PvConsoleBackend? console = null;
             XenStoreRingBackend? store = null;
             var build = new PvhDomainBuilder

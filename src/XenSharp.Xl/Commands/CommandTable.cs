@@ -46,6 +46,51 @@ public static class CommandTable
             -s          Short form: seconds, name and id.
             """, UptimeCommand.Run),
         new("vcpu-list", "List the VCPUs for all/some domains", "xl vcpu-list [Domain...]", "", VcpuListCommand.Run),
+        new("vcpu-pin", "Set which CPUs a VCPU can use", VcpuPinCommand.Usage,
+            """
+            -f, --force Accepted for compatibility (pinning is always permanent here).
+            VCPU        A vCPU number or "all".
+            Hard, Soft  CPU lists such as "0-3,^2" or "all"; "-" keeps that affinity as it is.
+                        The hard affinity must name a pCPU of the domain's cpupool.
+            """, VcpuPinCommand.Run),
+        new("sched-credit", "Get/set credit scheduler parameters", SchedCommand.CreditUsage,
+            """
+            -d DOMAIN   Domain to show or modify.
+            -w WEIGHT   Weight, 1..65535 (default 256).
+            -c CAP      Cap in percent of one pCPU, 0..100 x vCPUs (0 = no cap).
+            -s          Show or set the cpupool's scheduler parameters.
+            -p POOL     The cpupool (default Pool-0).
+            -t TSLICE   Timeslice in ms.
+            -r RLIMIT   Rate limit in us (0 = off, else 100..500000).
+            """, SchedCommand.Credit),
+        new("sched-credit2", "Get/set credit2 scheduler parameters", SchedCommand.Credit2Usage,
+            """
+            -d DOMAIN   Domain to show or modify.
+            -w WEIGHT   Weight, 1..65535 (default 256).
+            -c CAP      Cap in percent of one pCPU, 0..100 x vCPUs (0 = no cap).
+            -s          Show or set the cpupool's scheduler parameters.
+            -p POOL     The cpupool (default Pool-0).
+            -r RLIMIT   Rate limit in us (0 = off, else 100..500000).
+            """, SchedCommand.Credit2),
+        new("sched-null", "List domains in null-scheduler cpupools", SchedCommand.NullUsage,
+            """
+            -d DOMAIN   Show one domain.
+            -p POOL     Only this cpupool.
+            """, SchedCommand.Null),
+        new("cpupool-create", "Create a new CPU pool", CpupoolCommands.CreateUsage,
+            """
+            -n, --dryrun  Parse the configuration, create nothing.
+            ConfigFile    xl.cfg syntax with keys name, sched (credit2, credit, null) and
+                          cpus ("1-2" or [1, 2]); key=value arguments add or override keys.
+            """, CpupoolCommands.Create),
+        new("cpupool-list", "List CPU pools on host", "xl cpupool-list [-c|--cpus] [CpuPool]",
+            """
+            -c, --cpus  Print the CPUs of each pool instead of the summary.
+            """, CpupoolCommands.List),
+        new("cpupool-destroy", "Deactivate a CPU pool", "xl cpupool-destroy <CpuPool>", "", CpupoolCommands.Destroy),
+        new("cpupool-cpu-add", "Adds a CPU to a CPU pool", "xl cpupool-cpu-add <CpuPool> <CPUs>", "", CpupoolCommands.CpuAdd),
+        new("cpupool-cpu-remove", "Removes a CPU from a CPU pool", "xl cpupool-cpu-remove <CpuPool> <CPUs>", "", CpupoolCommands.CpuRemove),
+        new("cpupool-migrate", "Moves a domain into a CPU pool", "xl cpupool-migrate <Domain> <CpuPool>", "", CpupoolCommands.Migrate),
         new("dmesg", "Read and/or clear dmesg buffer", "xl dmesg [-c]",
             """
             -c          Clear dmesg buffer as well as printing it.

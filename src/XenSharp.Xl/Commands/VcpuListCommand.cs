@@ -1,3 +1,4 @@
+using XenSharp.Toolstack.Daemon;
 using System.Globalization;
 
 namespace XenSharp.Xl.Commands;
@@ -6,7 +7,8 @@ namespace XenSharp.Xl.Commands;
 /// `xl vcpu-list [DOMAIN...]`: one line per vCPU in xl's columns "Name ID VCPU CPU State
 /// Time(s) Affinity (Hard / Soft)". CPU is the host CPU the vCPU's thread last ran on ("-"
 /// when unknown or offline); State is xl's three letters: r running, b blocked, p paused
-/// (a paused domain) or offline (with CPU "-"). Every vCPU may run anywhere: "all / all".
+/// (a paused domain) or offline (with CPU "-"). CPU is the pCPU the scheduler gave the vCPU
+/// ("-" when it holds none); the affinities are "all" or the pCPUs of the mask ("0-1,3").
 /// </summary>
 public static class VcpuListCommand
 {
@@ -33,10 +35,11 @@ public static class VcpuListCommand
                     "p" => "--p",
                     _ => v.GetProperty("online").GetBoolean() ? "---" : "--p",
                 };
-                o.Write(string.Format(CultureInfo.InvariantCulture, "{0,-32} {1,5} {2,5}{3,5} {4,5} {5,9:F1}  all / all\n",
+                o.Write(string.Format(CultureInfo.InvariantCulture, "{0,-32} {1,5} {2,5}{3,5} {4,5} {5,9:F1}  {6} / {7}\n",
                     DomainTable.Name(d), DomainTable.Id(d), v.GetProperty("vcpu").GetInt32(),
                     cpu >= 0 ? cpu.ToString(CultureInfo.InvariantCulture) : "-",
-                    state, v.GetProperty("cpu_time").GetDouble()));
+                    state, v.GetProperty("cpu_time").GetDouble(),
+                    v.GetString("hard") ?? "all", v.GetString("soft") ?? "all"));
             }
         }
         return ExitCodes.Success;

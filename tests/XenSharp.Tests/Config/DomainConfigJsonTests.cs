@@ -36,6 +36,11 @@ public class DomainConfigJsonTests
               "max_event_channels": 1023,
               "max_grant_frames": 64,
               "max_grant_version": 2,
+              "cpus": null,
+              "cpus_soft": null,
+              "cpu_weight": 256,
+              "cap": 0,
+              "pool": null,
               "on_poweroff": "destroy",
               "on_reboot": "restart",
               "on_crash": "preserve",
@@ -54,8 +59,7 @@ public class DomainConfigJsonTests
                     1,
                     16
                   ]
-                ],
-                "cpu_weight": 256
+                ]
               }
             }
             """;

@@ -181,7 +181,7 @@ public class DomainConfigTests
         Assert.Equal([$"vm.cfg:{CmdlineLine(text)}: root and extra ignored in favour of cmdline"], config.Warnings);
         Assert.Contains("disk", config.RawSettings.Keys);
         Assert.Contains("xenstore_quota", config.RawSettings.Keys);
-        Assert.Equal(XlDocumentedKeys.All.Count - 21, config.RawSettings.Count);
+        Assert.Equal(XlDocumentedKeys.All.Count - 26, config.RawSettings.Count);
     }
 
     private static int CmdlineLine(string text) =>

@@ -106,8 +106,9 @@ public class XlRealisticConfigTests
         Assert.Equal(ShutdownAction.CoredumpRestart, config.OnCrash);
         Assert.Empty(config.Warnings);
         Assert.Equal(
-            ["cpus", "cpu_weight", "cap", "vif", "disk", "vnuma", "channel", "usbctrl", "serial", "nomigrate"],
+            ["vif", "disk", "vnuma", "channel", "usbctrl", "serial", "nomigrate"],
             config.RawSettings.Keys);
+        Assert.Equal(["cpus", "cpu_weight", "cap"], config.SchedulingKeysSet);
         Assert.Equal(1023, config.MaxEventChannels);
         Assert.Equal(64, config.MaxGrantFrames);
         int line = PvhGuest.Split('\n').ToList().FindIndex(l => l.StartsWith("nomigrate", StringComparison.Ordinal)) + 1;
