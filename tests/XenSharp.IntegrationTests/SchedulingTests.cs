@@ -77,8 +77,8 @@ public sealed class SchedulingTests : XlTestBase
     public void Credit2_weights_512_and_256_share_one_pcpu_two_to_one()
     {
         var reports = RunHogs(
-            HogConfig("hog-w256", 12, "cpu_weight = 256"),
-            HogConfig("hog-w512", 12, "cpu_weight = 512"));
+            HogConfig("hog-w256", 20, "cpu_weight = 256"),
+            HogConfig("hog-w512", 20, "cpu_weight = 512"));
         double ratio = reports[1].RunningNs / (double)reports[0].RunningNs;
         double loopRatio = reports[1].Loops / (double)reports[0].Loops;
         _output.WriteLine($"running-time ratio 512:256 = {ratio:F3}; loop ratio = {loopRatio:F3}");

@@ -65,6 +65,7 @@ public static class XenSharpDaemon
         int pcpus = registry.Get<int>(XenSharp.Toolstack.Parameters.HypervisorParameters.MaxCpus);
         if (sched != "none")
         {
+            XenSharp.Toolstack.Parameters.HypervisorParameters.ConfigureCredit2(registry, pcpus);
             // The policy is the cpupool set: Pool-0 (all pCPUs at start) runs sched=; xl cpupool-* reshape it.
             hypervisor.Scheduler = new XenSharp.Hypervisor.Scheduling.VcpuScheduler(
                 new XenSharp.Scheduling.Pools.CpuPoolSet(pool0Scheduler: sched), pcpus, hypervisor.Timers);

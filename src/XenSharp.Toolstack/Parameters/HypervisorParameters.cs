@@ -27,6 +27,9 @@ namespace XenSharp.Toolstack.Parameters;
 /// <item><c>sched</c> (boot only): the scheduler of the default cpupool — as Xen's sched= — or
 /// <c>none</c>: every vCPU thread runs whenever the host lets it, without XenSharp scheduling.</item>
 /// <item><c>maxcpus</c> (boot only): how many host CPUs XenSharp uses as pCPUs (0..N-1); default all.</item>
+/// <item><c>credit2_runqueue</c> (boot only): how credit2 groups pCPUs in runqueues — cpu, core,
+/// socket (default), node or all — from the host topology in sysfs.</item>
+/// <item><c>credit2_cap_period_ms</c> (boot only): credit2's cap budget period, 1..1000, default 10.</item>
 /// </list>
 /// </summary>
 public static class HypervisorParameters
@@ -38,6 +41,10 @@ public static class HypervisorParameters
     public const string XenStoreQuota = "xenstore_quota";
     public const string Scheduler = "sched";
     public const string MaxCpus = "maxcpus";
+    public const string Credit2Runqueue = "credit2_runqueue";
+    public const string Credit2CapPeriodMs = "credit2_cap_period_ms";
+
+    public static IReadOnlyList<string> Credit2Runqueues { get; } = ["cpu", "core", "socket", "node", "all"];
 
     /// <summary>The schedulers sched= accepts; "none" turns XenSharp's scheduling off.</summary>
     public static IReadOnlyList<string> Schedulers => [.. XenSharp.Scheduling.Pools.SchedulerFactory.KnownNames, "none"];
@@ -117,6 +124,34 @@ public static class HypervisorParameters
             Default = Environment.ProcessorCount,
             Parse = (text, _) => ParseInt(text, 1, Environment.ProcessorCount),
         };
+        yield return new ParameterDefinition
+        {
+            Name = Credit2Runqueue,
+            Accepted = string.Join(", ", Credit2Runqueues),
+            Description = "how credit2 groups pCPUs in runqueues",
+            Live = false,
+            Default = "socket",
+            Parse = (text, _) => Credit2Runqueues.Contains(text) ? text : throw new FormatException(),
+        };
+        yield return new ParameterDefinition
+        {
+            Name = Credit2CapPeriodMs,
+            Accepted = "an integer 1..1000 (ms)",
+            Description = "credit2's cap budget period",
+            Live = false,
+            Default = 10,
+            Parse = (text, _) => ParseInt(text, 1, 1000),
+        };
+    }
+
+    /// <summary>Registers credit2 with the configured runqueue arrangement, host topology and cap period.</summary>
+    public static void ConfigureCredit2(ParameterRegistry parameters, int pcpus)
+    {
+        var arrangement = Enum.Parse<XenSharp.Scheduling.Credit2RunqueueArrangement>(parameters.Get<string>(Credit2Runqueue), ignoreCase: true);
+        var topology = XenSharp.Toolstack.Host.HostTopology.Read(pcpus);
+        long capPeriod = parameters.Get<int>(Credit2CapPeriodMs) * 1_000_000L;
+        XenSharp.Scheduling.Pools.SchedulerFactory.Register("credit2",
+            () => new XenSharp.Scheduling.Credit2Scheduler(arrangement, topology) { CapPeriodNs = capPeriod });
     }
 
     /// <summary>

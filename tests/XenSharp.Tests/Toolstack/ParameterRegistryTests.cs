@@ -22,8 +22,10 @@ public sealed class ParameterRegistryTests
         Assert.Equal("", r.BootCommandLine);
         Assert.Equal("credit2", r.GetText("sched"));
         Assert.Equal(Environment.ProcessorCount, r.Get<int>("maxcpus"));
-        Assert.Equal(["conring_size", "gnttab_max_frames", "loglvl", "max_event_channels", "maxcpus", "sched", "xenstore_quota"], r.Definitions.Select(d => d.Name));
-        string[] bootOnly = ["conring_size", "maxcpus", "sched"];
+        Assert.Equal("socket", r.GetText("credit2_runqueue"));
+        Assert.Equal(10, r.Get<int>("credit2_cap_period_ms"));
+        Assert.Equal(["conring_size", "credit2_cap_period_ms", "credit2_runqueue", "gnttab_max_frames", "loglvl", "max_event_channels", "maxcpus", "sched", "xenstore_quota"], r.Definitions.Select(d => d.Name));
+        string[] bootOnly = ["conring_size", "credit2_cap_period_ms", "credit2_runqueue", "maxcpus", "sched"];
         Assert.All(bootOnly, n => Assert.False(r.Find(n)!.Live));
         Assert.True(r.Definitions.Where(d => !bootOnly.Contains(d.Name)).All(d => d.Live));
     }
@@ -61,8 +63,9 @@ public sealed class ParameterRegistryTests
     [InlineData("xenstore_quota=nodes", "xenstore_quota: bad value \"nodes\" (accepted: NAME=N[,NAME=N...]")]
     [InlineData("xenstore_quota=bogus=1", "xenstore_quota: bad value \"bogus=1\"")]
     [InlineData("xenstore_quota=nodes=-3", "xenstore_quota: bad value \"nodes=-3\"")]
-    [InlineData("frobnicate=1", "unknown parameter \"frobnicate\" (known: conring_size, gnttab_max_frames, loglvl, max_event_channels, maxcpus, sched, xenstore_quota)")]
+    [InlineData("frobnicate=1", "unknown parameter \"frobnicate\" (known: conring_size, credit2_cap_period_ms, credit2_runqueue, gnttab_max_frames, loglvl, max_event_channels, maxcpus, sched, xenstore_quota)")]
     [InlineData("sched=credit", "sched can only be set at boot")]
+    [InlineData("credit2_runqueue=core", "credit2_runqueue can only be set at boot")]
     [InlineData("loglvl", "\"loglvl\" is not NAME=VALUE")]
     [InlineData("=3", "\"=3\" is not NAME=VALUE")]
     [InlineData("conring_size=16k", "conring_size can only be set at boot (`xl daemon -- conring_size=...` or xensharpd.conf; parameters that can change at run time: gnttab_max_frames, loglvl, max_event_channels, xenstore_quota)")]
