@@ -77,6 +77,8 @@ public static class CommandTable
             -d DOMAIN   Show one domain.
             -p POOL     Only this cpupool.
             """, SchedCommand.Null),
+        new("sched-sim", "Preview a scheduling scenario in the simulator", SchedSimCommand.Usage,
+            SchedSimCommand.Details, SchedSimCommand.Run),
         new("cpupool-create", "Create a new CPU pool", CpupoolCommands.CreateUsage,
             """
             -n, --dryrun  Parse the configuration, create nothing.
