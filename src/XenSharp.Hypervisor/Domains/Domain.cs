@@ -39,8 +39,8 @@ public sealed class Domain : IDisposable
 
     /// <summary>Pages of RAM the domain holds (XENMEM_current_reservation).</summary>
     public ulong CurrentPages { get; }
-    /// <summary>The domain's memory ceiling in pages (XENMEM_maximum_reservation).</summary>
-    public ulong MaxPages { get; }
+    /// <summary>The domain's memory ceiling in pages (XENMEM_maximum_reservation); `xl mem-max` changes it.</summary>
+    public ulong MaxPages { get; set; }
 
     /// <summary>The guest-physical memory map given to the guest (start_info and XENMEM_memory_map).</summary>
     public IReadOnlyList<MemoryMapEntry> MemoryMap { get; set; } = [];

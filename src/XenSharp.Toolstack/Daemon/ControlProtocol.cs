@@ -37,4 +37,8 @@ public static class ControlProtocol
     public const string CpupoolCpuAdd = "cpupool-cpu-add";
     public const string CpupoolCpuRemove = "cpupool-cpu-remove";
     public const string CpupoolMigrate = "cpupool-migrate";
+    public const string DumpCore = "dump-core";
+    public const string MemSet = "mem-set";
+    public const string MemMax = "mem-max";
+    public const string VcpuSet = "vcpu-set";
 }

@@ -277,6 +277,39 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Paramete
                 await send(JsonLine.Ok(w => w.WriteNumber("domid", d.Id)));
                 return true;
             }
+            case ControlProtocol.DumpCore:
+            {
+                var d = FindOrThrow(req);
+                string? file = req.GetString("file");
+                if (file is not null && !Path.IsPathRooted(file))
+                    file = Path.Combine(req.GetString("cwd") ?? "/", file);
+                var (path, size) = manager.DumpCore(d, file);
+                await send(JsonLine.Ok(w => { w.WriteNumber("domid", d.Id); w.WriteString("path", path); w.WriteNumber("size", size); }));
+                return true;
+            }
+            case ControlProtocol.MemSet:
+            case ControlProtocol.MemMax:
+            {
+                var d = FindOrThrow(req);
+                long kib = req.TryGetProperty("memory_kib", out var m) && m.ValueKind == JsonValueKind.Number && m.TryGetInt64(out long k)
+                    ? k : throw new ToolstackException($"{cmd}: no memory_kib given");
+                if (cmd == ControlProtocol.MemSet) manager.SetMemoryTarget(d, kib);
+                else manager.SetMaxMemory(d, kib);
+                await send(JsonLine.Ok(w =>
+                {
+                    w.WriteNumber("domid", d.Id);
+                    w.WriteNumber("max_memory_kib", DomainManager.MaxMemoryKiB(d));
+                    if (manager.MemoryTargetKiB(d) is { } t) w.WriteNumber("target_kib", t);
+                }));
+                return true;
+            }
+            case ControlProtocol.VcpuSet:
+            {
+                var d = FindOrThrow(req);
+                manager.SetVcpus(d, OptionalInt(req, "vcpus") ?? throw new ToolstackException("vcpu-set: no vcpus given"));
+                await send(JsonLine.Ok(w => { w.WriteNumber("domid", d.Id); w.WriteNumber("max_vcpus", d.Domain.Vcpus.Count); }));
+                return true;
+            }
             case ControlProtocol.Quit:
                 await send(JsonLine.Ok());
                 requestQuit();
@@ -477,9 +510,12 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Paramete
         w.WriteString("name", "Domain-0");
         w.WriteString("uuid", Guid.Empty.ToString());
         w.WriteNumber("memory_mib", host.ControlDomainMemoryMiB());
+        w.WriteNumber("memory_kib", host.ControlDomainMemoryMiB() * 1024);
+        w.WriteNumber("max_memory_kib", host.ControlDomainMemoryMiB() * 1024);
         w.WriteNumber("vcpus", Environment.ProcessorCount);
         w.WriteString("state", "r-----");
         w.WriteNumber("cpu_time", host.ControlDomainCpuSeconds());
+        w.WriteNumber("cpu_time_ns", System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.Ticks * 100);
         w.WriteNumber("uptime", (long)(now - Hypervisor.StartedAt).TotalSeconds);
         if (withConfig) w.WriteNull("config");
         w.WriteEndObject();
@@ -490,9 +526,13 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Paramete
             w.WriteString("name", d.Name);
             w.WriteString("uuid", d.Domain.Uuid.ToString());
             w.WriteNumber("memory_mib", (long)(d.Domain.CurrentPages >> 8));
+            w.WriteNumber("memory_kib", (long)d.Domain.CurrentPages * 4);
+            w.WriteNumber("max_memory_kib", DomainManager.MaxMemoryKiB(d));
             w.WriteNumber("vcpus", d.Domain.Vcpus.Count(v => v.State != VcpuState.Offline || v.Index == 0));
             w.WriteString("state", StateFlags(d.Domain));
-            w.WriteNumber("cpu_time", Math.Round(d.Domain.CpuTime.TotalSeconds, 1));
+            var cpuTime = d.Domain.CpuTime;
+            w.WriteNumber("cpu_time", Math.Round(cpuTime.TotalSeconds, 1));
+            w.WriteNumber("cpu_time_ns", cpuTime.Ticks * 100);
             w.WriteNumber("uptime", (long)Math.Max(0, (now - d.Domain.CreatedAt).TotalSeconds));
             if (d.Domain.State == DomainState.Shutdown && d.Domain.ShutdownReason is { } reason)
                 w.WriteNumber("shutdown_reason", (int)reason);

@@ -12,6 +12,12 @@ public sealed record StatePaths(string RuntimeDirectory, string LogDirectory, st
     /// <summary>The daemon's parameters file (see <see cref="DaemonParameters"/>).</summary>
     public string ParametersFile => Path.Combine(ConfigDirectory, "xensharpd.conf");
 
+    /// <summary>
+    /// Where core dumps go (Xen's /var/lib/xen/dump): /var/lib/xensharp/dump as root, else
+    /// "dump" in the state (log) directory — under XENSHARP_STATE_DIR when that is set.
+    /// </summary>
+    public string DumpDirectory { get; init; } = Path.Combine(LogDirectory, "dump");
+
     public string ControlSocket => Path.Combine(RuntimeDirectory, "control.sock");
     public string PidFile => Path.Combine(RuntimeDirectory, "xensharpd.pid");
     public string LogFile => Path.Combine(LogDirectory, "xensharpd.log");
@@ -27,7 +33,7 @@ public sealed record StatePaths(string RuntimeDirectory, string LogDirectory, st
             return new StatePaths(full, full, full);
         }
         if (Environment.UserName == "root" || GetEuid() == 0)
-            return new StatePaths("/run/xensharp", "/var/log/xensharp", "/etc/xensharp");
+            return new StatePaths("/run/xensharp", "/var/log/xensharp", "/etc/xensharp") { DumpDirectory = "/var/lib/xensharp/dump" };
 
         string runtime = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } xdg
             ? Path.Combine(xdg, "xensharp")

@@ -76,7 +76,7 @@ public static class XenSharpDaemon
         registry.Bind(XenSharp.Toolstack.Parameters.HypervisorParameters.XenStoreQuota,
             () => xenstored.Quotas, value => xenstored.Quotas = (XenSharp.XenStore.XenStoreQuotas)value);
         using var xenstoreSocket = new XenSharp.Toolstack.XenStore.XenStoreSocketServer(xenstored, paths.XenStoreSocket);
-        using var manager = new DomainManager(hypervisor, xenstored);
+        using var manager = new DomainManager(hypervisor, xenstored) { DumpDirectory = paths.DumpDirectory };
         using var quit = new CancellationTokenSource();
 
         File.Delete(paths.ControlSocket);

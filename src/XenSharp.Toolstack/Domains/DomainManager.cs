@@ -14,8 +14,8 @@ namespace XenSharp.Toolstack.Domains;
 /// The toolstack's domains and their lifecycle (libxl's role): create, destroy, and what
 /// happens when a guest shuts down — the xl.cfg on_poweroff / on_reboot / on_crash /
 /// on_watchdog action: destroy, restart (a new domain from the same config), preserve (keep
-/// the shut-down domain until `xl destroy`). Coredump actions act like their non-dump
-/// counterparts (XenSharp writes no core files yet) and say so in the log.
+/// the shut-down domain until `xl destroy`). The coredump actions first write the domain's
+/// core file (<see cref="CoreDump"/>) into <see cref="DumpDirectory"/>, then destroy or restart.
 /// Consoles are drained on the guest's notifications and every 50 ms by one timer.
 /// </summary>
 public sealed class DomainManager : IDisposable
@@ -39,6 +39,107 @@ public sealed class DomainManager : IDisposable
     }
 
     public XenHypervisor Hypervisor => _hypervisor;
+
+    /// <summary>Where core files go (StatePaths.DumpDirectory; the daemon sets it).</summary>
+    public string DumpDirectory { get; init; } = Path.Combine(Path.GetTempPath(), "xensharp-dump");
+
+    /// <summary>
+    /// `xl dump-core`: writes the domain's core file to <paramref name="path"/> (or a new file in
+    /// <see cref="DumpDirectory"/>) while it is paused, then lets it run on if it was running.
+    /// Returns the file's path and size; the path is logged.
+    /// </summary>
+    public (string Path, long Size) DumpCore(ManagedDomain d, string? path)
+    {
+        path = string.IsNullOrEmpty(path) ? CoreDump.NewPath(DumpDirectory, d.Name) : path;
+        if (File.Exists(path)) throw new ToolstackException($"dump-core: {path} already exists");
+        bool paused = d.Domain.State == DomainState.Running && d.Domain.Pause();
+        try
+        {
+            if (paused)
+            {
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+                while (d.Domain.Vcpus.Any(v => v.State == VcpuState.Running && !v.IsParked) && DateTime.UtcNow < deadline)
+                    Thread.Sleep(1);
+            }
+            long size;
+            try
+            {
+                size = CoreDump.Write(d.Domain, path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ToolstackException($"dump-core: cannot write {path}: {e.Message}");
+            }
+            _hypervisor.Log.Xen($"d{d.Id}: core dump written to {path} ({size} bytes)");
+            return (path, size);
+        }
+        finally
+        {
+            if (paused) d.Domain.Unpause();
+        }
+    }
+
+    /// <summary>Parses xl's memory sizes: digits then b, k, m (default), g or t; returns KiB, or null when invalid.</summary>
+    public static long? ParseMemoryKiB(string text)
+    {
+        text = text.Trim();
+        int end = 0;
+        while (end < text.Length && char.IsAsciiDigit(text[end])) end++;
+        if (end == 0 || text.Length - end > 1 || !long.TryParse(text.AsSpan(0, end), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n)) return null;
+        int shift = end == text.Length ? 10 : char.ToLowerInvariant(text[end]) switch { 'b' => -10, 'k' => 0, 'm' => 10, 'g' => 20, 't' => 30, _ => int.MinValue };
+        if (shift == int.MinValue) return null;
+        if (shift < 0) return n >> 10;
+        return n > (long.MaxValue >> shift) ? null : n << shift;
+    }
+
+    /// <summary>The balloon target (memory/target, KiB) in XenStore, or null.</summary>
+    public long? MemoryTargetKiB(ManagedDomain d) =>
+        long.TryParse(Xenstored.Read($"{DomainXenStoreNodes.DomainPath(d.Id)}/memory/target"), out long t) ? t : null;
+
+    /// <summary>The domain's maximum in KiB (Domain.MaxPages, XENMEM_maximum_reservation).</summary>
+    public static long MaxMemoryKiB(ManagedDomain d) => (long)d.Domain.MaxPages * 4;
+
+    /// <summary>
+    /// `xl mem-max`: the domain's maximum (Domain.MaxPages, which XENMEM_maximum_reservation
+    /// answers, and memory/static-max). Refused below the current balloon target.
+    /// </summary>
+    public void SetMaxMemory(ManagedDomain d, long kib)
+    {
+        if (kib < 4) throw new ToolstackException($"mem-max: {kib} KiB is too small (at least one 4 KiB page)");
+        if (MemoryTargetKiB(d) is { } target && kib < target)
+            throw new ToolstackException($"mem-max: {kib} KiB is below domain {d.Id} ({d.Name})'s memory target of {target} KiB: lower the target with `xl mem-set` first");
+        d.Domain.MaxPages = (ulong)kib / 4;
+        Xenstored.Write($"{DomainXenStoreNodes.DomainPath(d.Id)}/memory/static-max", (kib / 4 * 4).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _hypervisor.Log.Xen($"d{d.Id}: mem-max {kib / 4 * 4} KiB");
+    }
+
+    /// <summary>
+    /// `xl mem-set`: the balloon target memory/target in XenStore (KiB, as libxl writes it); a PV
+    /// balloon driver in the guest follows it. Refused above the domain's maximum.
+    /// </summary>
+    public void SetMemoryTarget(ManagedDomain d, long kib)
+    {
+        long max = MaxMemoryKiB(d);
+        if (kib < 4) throw new ToolstackException($"mem-set: {kib} KiB is too small (at least one 4 KiB page)");
+        if (kib > max)
+            throw new ToolstackException($"mem-set: {kib} KiB is above domain {d.Id} ({d.Name})'s maximum of {max} KiB: raise it with `xl mem-max` first");
+        Xenstored.Write($"{DomainXenStoreNodes.DomainPath(d.Id)}/memory/target", kib.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _hypervisor.Log.Xen($"d{d.Id}: mem-set target {kib} KiB");
+    }
+
+    /// <summary>
+    /// `xl vcpu-set`: writes cpu/K/availability = online for K &lt; <paramref name="count"/> and
+    /// offline for the rest up to maxvcpus, as libxl does for PV guests; the guest acts on its watch.
+    /// </summary>
+    public void SetVcpus(ManagedDomain d, int count)
+    {
+        int max = d.Domain.Vcpus.Count;
+        if (count < 1 || count > max)
+            throw new ToolstackException($"vcpu-set: {count} vCPUs is out of range for domain {d.Id} ({d.Name}): accepted 1..{max} (its maxvcpus)");
+        for (int i = 0; i < max; i++)
+            Xenstored.Write($"{DomainXenStoreNodes.DomainPath(d.Id)}/cpu/{i}/availability", i < count ? "online" : "offline");
+        _hypervisor.Log.Xen($"d{d.Id}: vcpu-set {count}");
+    }
 
     /// <summary>The store every domain's ring and the xenstored socket talk to.</summary>
     public Xenstored Xenstored { get; }
@@ -146,7 +247,19 @@ public sealed class DomainManager : IDisposable
         string actionText = ActionName(action);
         _hypervisor.Log.Xen($"d{domain.Id}: {reasonText}: on_{(reason == ShutdownReason.Poweroff ? "poweroff" : reasonText)} = {actionText}");
         if (action is ShutdownAction.CoredumpDestroy or ShutdownAction.CoredumpRestart)
-            _hypervisor.Log.Xen($"d{domain.Id}: no core dump written (not supported yet)");
+        {
+            domain.Stop();
+            try
+            {
+                string path = CoreDump.NewPath(DumpDirectory, d.Name);
+                long size = CoreDump.Write(domain, path);
+                _hypervisor.Log.Xen($"d{domain.Id}: core dump written to {path} ({size} bytes)");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ToolstackException)
+            {
+                _hypervisor.Log.Xen($"d{domain.Id}: no core dump written: {e.Message}");
+            }
+        }
 
         switch (action)
         {

@@ -45,6 +45,35 @@ public static class CommandTable
             """
             -s          Short form: seconds, name and id.
             """, UptimeCommand.Run),
+        new("dump-core", "Core dump a domain", DumpCoreCommand.Usage,
+            """
+            Writes an ELF core file of the domain's memory and vCPU registers (see
+            docs/control-protocol.md); without Filename, NAME-DATE-TIME.core in the daemon's
+            dump directory. The domain is paused while it is written and then runs on.
+            """, DumpCoreCommand.Run),
+        new("mem-set", "Set the current memory usage for a domain", MemoryCommands.MemSetUsage,
+            """
+            Mem         A size: digits then b, k, m, g or t (MiB without a suffix).
+                        Writes the balloon target memory/target (KiB) in XenStore; a PV
+                        balloon driver in the guest follows it. At most the domain's maximum.
+            """, MemoryCommands.MemSet),
+        new("mem-max", "Set the maximum amount reservation for a domain", MemoryCommands.MemMaxUsage,
+            """
+            Mem         A size as for mem-set. Sets the domain's maximum (what
+                        XENMEM_maximum_reservation answers) and memory/static-max;
+                        not below the current target.
+            """, MemoryCommands.MemMax),
+        new("top", "Monitor a host and the domains in real time", TopCommand.Usage,
+            """
+            -b          Batch mode: print plain iterations (no screen control).
+            -i N        Stop after N iterations (default: until q or Ctrl-C).
+            -d SEC      Seconds between iterations (default 3).
+            """, TopCommand.Run),
+        new("vcpu-set", "Set the number of active VCPUs allowed for the domain", VcpuSetCommand.Usage,
+            """
+            Writes cpu/K/availability = online for K < vCPUs and offline up to maxvcpus
+            in XenStore; the guest brings vCPUs up or down on its watch. 1..maxvcpus.
+            """, VcpuSetCommand.Run),
         new("vcpu-list", "List the VCPUs for all/some domains", "xl vcpu-list [Domain...]", "", VcpuListCommand.Run),
         new("vcpu-pin", "Set which CPUs a VCPU can use", VcpuPinCommand.Usage,
             """
