@@ -23,7 +23,7 @@ public class XlOverrideTests
         Assert.Equal(512, config.MemoryMiB);
         Assert.Equal("other", config.Name);
         Assert.Equal(2, config.Vcpus);
-        Assert.Empty(config.Warnings);
+        Assert.Empty(config.OtherWarnings());
         Assert.Equal(256, DomainConfig.FromFile(File).MemoryMiB); // the original is unchanged
     }
 
@@ -84,7 +84,7 @@ public class XlOverrideTests
     public void Unknown_keys_in_overrides_warn_naming_the_override()
     {
         var config = DomainConfig.FromFile(File.ApplyOverrides(["colour='blue'"]));
-        Assert.Equal(["command-line override 'colour='blue'': unknown key 'colour' ignored"], config.Warnings);
+        Assert.Equal(["command-line override 'colour='blue'': unknown key 'colour' ignored"], config.OtherWarnings());
     }
 
     [Fact]

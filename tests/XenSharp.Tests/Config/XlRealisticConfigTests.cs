@@ -104,7 +104,9 @@ public class XlRealisticConfigTests
         Assert.Equal(4, config.Vcpus);
         Assert.Equal(8, config.MaxVcpus);
         Assert.Equal(ShutdownAction.CoredumpRestart, config.OnCrash);
-        Assert.Empty(config.Warnings);
+        Assert.Empty(config.OtherWarnings());
+        Assert.Equal(["vif", "disk", "channel", "usbctrl", "serial"],
+            config.NotSupportedWarnings().Select(w => w.Split(": ")[1]));
         Assert.Equal(
             ["vif", "disk", "vnuma", "channel", "usbctrl", "serial", "nomigrate"],
             config.RawSettings.Keys);
@@ -128,7 +130,7 @@ public class XlRealisticConfigTests
         Assert.Null(config.Kernel);
         Assert.Equal(4096, config.MemoryMiB);
         Assert.Equal(ShutdownAction.Preserve, config.OnCrash);
-        Assert.Equal(["win.cfg:1: builder is deprecated; use type = \"hvm\""], config.Warnings);
+        Assert.Equal(["win.cfg:1: builder is deprecated; use type = \"hvm\""], config.OtherWarnings());
         var disk = Assert.IsType<XlList>(config.RawSettings["disk"].Value);
         Assert.Equal([new XlString("phy:/dev/vg/win,hda,w"), new XlString("file:/iso/install.iso,hdc:cdrom,r")], disk.Items);
         Assert.Equal(new XlString("system_product_name=\"HVM domU\""), ((XlList)config.RawSettings["smbios"].Value)[1]);
