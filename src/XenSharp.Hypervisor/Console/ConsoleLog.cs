@@ -19,8 +19,24 @@ public sealed class ConsoleLog
     /// <summary>Raised with each completed line (including its prefix), e.g. for a log file.</summary>
     public event Action<string>? LineWritten;
 
-    /// <summary>A hypervisor message ("(XEN) " prefix).</summary>
-    public void Xen(string message) => AppendLine("(XEN) " + message);
+    /// <summary>Xen's log levels (loglvl=), most severe first.</summary>
+    public enum Level { None = 0, Error = 1, Warning = 2, Info = 3, Debug = 4, All = 5 }
+
+    private volatile int _threshold = (int)Level.Info;
+
+    /// <summary>Hypervisor messages above this level are not recorded (loglvl=; default info, as Xen).</summary>
+    public Level Threshold
+    {
+        get => (Level)_threshold;
+        set => _threshold = (int)value;
+    }
+
+    /// <summary>A hypervisor message ("(XEN) " prefix) at <paramref name="level"/>; dropped when above <see cref="Threshold"/>.</summary>
+    public void Xen(string message, Level level = Level.Info)
+    {
+        if ((int)level > _threshold) return;
+        AppendLine("(XEN) " + message);
+    }
 
     /// <summary>Appends one complete line.</summary>
     public void AppendLine(string line)

@@ -215,7 +215,7 @@ public sealed class Domain : IDisposable
     public void Crash(string detail)
     {
         CrashDetail ??= detail;
-        Hypervisor.Log.Xen($"d{Id}: crashed: {detail}");
+        Hypervisor.Log.Xen($"d{Id}: crashed: {detail}", Console.ConsoleLog.Level.Error);
         Shutdown(Abi.Hypercalls.ShutdownReason.Crash);
     }
 

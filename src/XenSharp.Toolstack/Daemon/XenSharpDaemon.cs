@@ -73,6 +73,13 @@ public static class XenSharpDaemon
         }
         else hypervisor.Log.Xen("Scheduling: none (vCPU threads run as the host schedules them)");
         var xenstored = new XenSharp.XenStore.Xenstored() { Log = line => Log("xenstored: " + line) };
+        string logLevel = registry.GetText(XenSharp.Toolstack.Parameters.HypervisorParameters.LogLevel);
+        hypervisor.Log.Threshold = XenSharp.Toolstack.Parameters.HypervisorParameters.ThresholdOf(logLevel);
+        registry.Bind(XenSharp.Toolstack.Parameters.HypervisorParameters.LogLevel, () => logLevel, value =>
+        {
+            logLevel = (string)value;
+            hypervisor.Log.Threshold = XenSharp.Toolstack.Parameters.HypervisorParameters.ThresholdOf(logLevel);
+        });
         registry.Bind(XenSharp.Toolstack.Parameters.HypervisorParameters.XenStoreQuota,
             () => xenstored.Quotas, value => xenstored.Quotas = (XenSharp.XenStore.XenStoreQuotas)value);
         using var xenstoreSocket = new XenSharp.Toolstack.XenStore.XenStoreSocketServer(xenstored, paths.XenStoreSocket);

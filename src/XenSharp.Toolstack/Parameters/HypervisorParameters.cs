@@ -10,8 +10,8 @@ namespace XenSharp.Toolstack.Parameters;
 /// `xl set-parameters` for the live ones:
 /// <list type="bullet">
 /// <item><c>loglvl</c> (live): <c>LEVEL[/LEVEL]</c>, levels none, error, warning, info, debug, all;
-/// default info. Kept and shown; XenSharp's hypervisor messages carry no level yet, so it
-/// filters nothing today.</item>
+/// default info. Hypervisor messages above the first LEVEL are not recorded in `xl dmesg`
+/// (domain crashes are errors, the rest info); the rate-limited second level is kept and shown.</item>
 /// <item><c>conring_size</c> (boot only): the hypervisor log ring `xl dmesg` shows, 4k..256k
 /// (Xen's size syntax: a number with B, K or M; no suffix means KiB); default 256k. The log
 /// keeps 256 KiB; a smaller ring makes `xl dmesg` return only the newest conring_size bytes.</item>
@@ -63,7 +63,7 @@ public static class HypervisorParameters
         {
             Name = LogLevel,
             Accepted = "LEVEL or LEVEL/RATE-LIMITED-LEVEL, LEVEL one of " + string.Join(", ", LogLevels),
-            Description = "hypervisor log level (kept and shown; XenSharp's messages have no level yet)",
+            Description = "hypervisor messages recorded in `xl dmesg` (crashes are errors, the rest info)",
             Live = true,
             Default = "info",
             Parse = (text, _) => ParseLogLevel(text),
@@ -166,6 +166,10 @@ public static class HypervisorParameters
             config = config with { MaxEventChannels = parameters.Get<int>(MaxEventChannels) };
         return config;
     }
+
+    /// <summary>The recording threshold of a loglvl value (its first level).</summary>
+    public static XenSharp.Hypervisor.Console.ConsoleLog.Level ThresholdOf(string loglvl) =>
+        Enum.Parse<XenSharp.Hypervisor.Console.ConsoleLog.Level>(loglvl.Split('/')[0], ignoreCase: true);
 
     private static string ParseLogLevel(string text)
     {
