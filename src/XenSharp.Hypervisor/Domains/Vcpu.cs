@@ -274,11 +274,7 @@ public sealed class Vcpu : IDisposable
         Domain = domain;
         Index = index;
         _cpu = cpu;
-        if (domain.Sched is { } sd)
-        {
-            Sched = new XenSharp.Scheduling.SchedVcpu(sd, index, Time.HostClock.NowNs()) { Owner = this };
-            Sched.SetAffinityMasks(XenSharp.Scheduling.CpuMask.All, XenSharp.Scheduling.CpuMask.All);
-        }
+        if (domain.Sched is { } sd) Sched = new XenSharp.Scheduling.SchedVcpu(sd, index, Time.HostClock.NowNs()) { Owner = this }; // affinity: all
         SingleshotTimer = new Time.VcpuTimer(domain.Hypervisor.Timers, OnTimerExpired);
         PeriodicTimer = new Time.VcpuTimer(domain.Hypervisor.Timers, OnPeriodicTimerExpired);
         _pollTimer = new Time.VcpuTimer(domain.Hypervisor.Timers, () => { _pollTimedOut = true; _wake.Set(); });
