@@ -18,6 +18,20 @@ public sealed class BenchResult(string name, string unit, IReadOnlyList<double> 
         return s.Length == 0 ? double.NaN : s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 
+    /// <summary>The line a scenario that could not run prints: {"bench":NAME,"skipped":WHY}.</summary>
+    public static string SkippedJson(string name, string why)
+    {
+        var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("bench", name);
+            w.WriteString("skipped", why);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
     public string ToJson()
     {
         var buffer = new MemoryStream();

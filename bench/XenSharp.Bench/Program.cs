@@ -20,6 +20,10 @@ var all = new Dictionary<string, Func<BenchResult>>
     ["sched_decision"] = SchedDecision.Run,
     ["wake_latency"] = WakeLatency.Run,
     ["sched_fairness"] = SchedFairness.Run,
+    ["blk_seq_read"] = BlockSequential.Read,
+    ["blk_seq_write"] = BlockSequential.Write,
+    ["grub_boot"] = GrubBoot.Run,
+    ["softx86_mips"] = SoftX86Mips.Run,
 };
 var names = args.Length > 0 ? args : all.Keys.ToArray();
 int rc = 0;
@@ -37,6 +41,7 @@ foreach (var name in names)
     }
     catch (BenchSkippedException e)
     {
+        Console.WriteLine(BenchResult.SkippedJson(name, e.Message));
         Console.Error.WriteLine($"{name}: skipped: {e.Message}");
     }
     catch (Exception e)

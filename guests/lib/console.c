@@ -1,4 +1,5 @@
-/* Console output: console_io hypercall, PV console ring, port 0xE9. */
+/* Console output (console_io hypercall, PV console ring, port 0xE9) and
+ * input (the PV console ring's in[]). */
 #include "guest.h"
 
 static unsigned int console_mask = CONSOLE_DEBUGCON;
@@ -61,6 +62,34 @@ static void ring_write(const char *buf, size_t len)
     barrier();                    /* data before the producer index */
     ring->out_prod = prod;
     evtchn_send(ring_port);
+}
+
+uint32_t console_ring_port(void)
+{
+    return ring ? ring_port : 0;
+}
+
+int console_read(char *buf, size_t size)
+{
+    const uint32_t ring_size = sizeof(ring->in);
+    uint32_t cons, prod;
+    size_t n = 0;
+
+    if (!ring)
+        return -1;
+    cons = ring->in_cons;
+    prod = ring->in_prod;
+    barrier();                    /* the producer index before the data */
+    if (prod - cons > ring_size)  /* a broken backend: resynchronise */
+        cons = prod;
+    while (cons != prod && n < size)
+        buf[n++] = ring->in[cons++ & (ring_size - 1)];
+    barrier();                    /* the data before the consumer index */
+    if (ring->in_cons != cons) {
+        ring->in_cons = cons;
+        evtchn_send(ring_port);   /* room again: the backend may have more */
+    }
+    return (int)n;
 }
 
 void console_write(const char *buf, size_t len)

@@ -100,6 +100,14 @@ unsigned int console_select(unsigned int mask);
 /* Connects the PV console ring from HVM_PARAM_CONSOLE_{PFN,EVTCHN}. */
 int console_ring_init(void);
 void console_write(const char *buf, size_t len);
+/* Input from the PV console ring: copies up to size bytes the backend put in
+ * in[], advances in_cons and kicks the backend when it took any (the backend
+ * may hold more).  Returns the count (0: nothing yet), -1 without a ring.
+ * Does not wait: wait on console_ring_port() (evtchn_wait in evtchn.c), which the
+ * backend notifies after it moved in_prod. */
+int console_read(char *buf, size_t size);
+/* The console ring's event channel, 0 without a ring. */
+uint32_t console_ring_port(void);
 
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int snprintf(char *buf, size_t size, const char *fmt, ...)

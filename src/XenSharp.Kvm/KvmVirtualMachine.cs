@@ -29,21 +29,27 @@ internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
         // Needed by VMX hosts for real-mode emulation; harmless elsewhere. Placed in the reserved hole below 4 GiB.
         LibC.ioctl(vmFd, KvmApi.SetTssAddr, unchecked((nint)0xFFFBD000));
 
+        foreach (var r in memory.Regions) AddSlot(r);
+        _memory = memory;
+        memory.RegionAdded += AddSlot; // frames the guest places outside RAM later
+    }
+
+    private readonly GuestMemory _memory;
+    private uint _nextSlot;
+
+    private void AddSlot(GuestMemoryRegion r)
+    {
         Span<byte> region = stackalloc byte[32];
-        uint slot = 0;
-        foreach (var r in memory.Regions)
+        region.Clear();
+        MemoryMarshal.Write(region, Interlocked.Increment(ref _nextSlot) - 1);
+        MemoryMarshal.Write(region[8..], r.GuestPhysical);
+        MemoryMarshal.Write(region[16..], r.Size);
+        MemoryMarshal.Write(region[24..], (ulong)r.HostAddress);
+        fixed (byte* p = region)
         {
-            region.Clear();
-            MemoryMarshal.Write(region, slot++);
-            MemoryMarshal.Write(region[8..], r.GuestPhysical);
-            MemoryMarshal.Write(region[16..], r.Size);
-            MemoryMarshal.Write(region[24..], (ulong)r.HostAddress);
-            fixed (byte* p = region)
-            {
-                if (LibC.ioctl(vmFd, KvmApi.SetUserMemoryRegion, (nint)p) < 0)
-                    throw new KvmUnavailableException(
-                        $"KVM_SET_USER_MEMORY_REGION for 0x{r.GuestPhysical:x}+0x{r.Size:x} failed: {Marshal.GetLastPInvokeErrorMessage()}");
-            }
+            if (LibC.ioctl(_vmFd, KvmApi.SetUserMemoryRegion, (nint)p) < 0)
+                throw new KvmUnavailableException(
+                    $"KVM_SET_USER_MEMORY_REGION for 0x{r.GuestPhysical:x}+0x{r.Size:x} failed: {Marshal.GetLastPInvokeErrorMessage()}");
         }
     }
 
@@ -97,6 +103,8 @@ internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
 
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0) LibC.close(_vmFd);
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _memory.RegionAdded -= AddSlot;
+        LibC.close(_vmFd);
     }
 }

@@ -16,15 +16,6 @@ public static class DaemonConnection
         var client = ControlClient.TryConnect(paths);
         if (client is not null) return client;
 
-        // Say at once, in one sentence, when this host cannot run guests.
-        try
-        {
-            XenSharp.Kvm.KvmAccelerator.Open().Dispose();
-        }
-        catch (XenSharp.Kvm.KvmUnavailableException e)
-        {
-            throw new XlUsageException("xl: " + e.Message);
-        }
         try
         {
             DaemonParameters.Load(paths.ParametersFile);

@@ -26,3 +26,6 @@ public sealed class XenStoreGuestCollection : ICollectionFixture<XenSharpHost> {
 
 [CollectionDefinition(Name)]
 public sealed class TrapCollection : ICollectionFixture<XenSharpHost> { public const string Name = "trap guests"; }
+
+[CollectionDefinition(Name)]
+public sealed class ConsoleCollection : ICollectionFixture<XenSharpHost> { public const string Name = "console-echo guest"; }

@@ -3,10 +3,14 @@ namespace XenSharp.Devices.Console;
 /// <summary>
 /// What a domain's console printed, for whoever attaches: like xenconsoled, output produced
 /// while nobody is attached is kept (bounded; the oldest bytes go first) and handed to the
-/// next client when it attaches; attached clients get live output as it arrives.
+/// next client when it attaches; attached clients get live output as it arrives, each all of
+/// it. The kept output is bounded by <see cref="DefaultCapacity"/> (64 KiB, the newest bytes).
 /// </summary>
-public sealed class ConsoleOutputBuffer(int capacity = 64 * 1024)
+public sealed class ConsoleOutputBuffer(int capacity = ConsoleOutputBuffer.DefaultCapacity)
 {
+    /// <summary>How much output is kept per domain while nobody is attached: the newest 64 KiB.</summary>
+    public const int DefaultCapacity = 64 * 1024;
+
     private readonly object _lock = new();
     private readonly List<Action<ReadOnlyMemory<byte>>> _clients = new();
     private byte[] _pending = new byte[capacity];

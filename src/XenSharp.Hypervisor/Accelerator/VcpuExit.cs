@@ -49,6 +49,8 @@ public struct VcpuExit
     /// <summary>Instruction bytes the accelerator reported with an emulation failure (Length 0 if none).</summary>
     public InstructionBytes Instruction;
     public int InstructionLength;
+    /// <summary>For InternalError and FailEntry: the accelerator's own words, when it has them.</summary>
+    public string? Detail;
 
     [System.Runtime.CompilerServices.InlineArray(16)]
     public struct InstructionBytes { private byte _element; }

@@ -42,6 +42,36 @@ public sealed class Domain : IDisposable
     /// <summary>The domain's memory ceiling in pages (XENMEM_maximum_reservation); `xl mem-max` changes it.</summary>
     public ulong MaxPages { get; set; }
 
+    /// <summary>Guest-physical addresses at or above this are never backed (39 address bits, as CPUID says).</summary>
+    public const ulong PhysicalAddressLimit = 1UL << 39;
+
+    /// <summary>The interrupt controllers' MMIO window: never shadowed by a placed frame.</summary>
+    private const ulong ApicWindowStart = 0xFEC0_0000, ApicWindowEnd = 0xFF00_0000;
+
+    private int _framesOutsideRam;
+
+    /// <summary>
+    /// Makes sure guest frame <paramref name="gpa"/> has memory behind it before Xen places a page
+    /// there (XENMEM_add_to_physmap of shared_info or a grant frame): a gfn in RAM already has;
+    /// a gfn in a hole of the memory map gets a fresh page, as Xen maps its own page at any gfn
+    /// the guest names. Bounded per domain (two per grant frame, a few more), so a hostile guest
+    /// cannot make the host allocate without limit; the APIC window and addresses beyond the
+    /// physical-address width are refused.
+    /// </summary>
+    public bool EnsureFrameBacked(ulong gpa)
+    {
+        if ((gpa & 0xFFF) != 0) return false;
+        if (Memory.Contains(gpa, 4096)) return true;
+        if (gpa >= PhysicalAddressLimit || (gpa < ApicWindowEnd && gpa + 4096 > ApicWindowStart)) return false;
+        int limit = 2 * Grants.MaxFrames + 8;
+        if (Interlocked.Increment(ref _framesOutsideRam) > limit || !Memory.TryAddRegion(gpa, 4096, out _))
+        {
+            Interlocked.Decrement(ref _framesOutsideRam);
+            return false;
+        }
+        return true;
+    }
+
     /// <summary>The guest-physical memory map given to the guest (start_info and XENMEM_memory_map).</summary>
     public IReadOnlyList<MemoryMapEntry> MemoryMap { get; set; } = [];
 

@@ -561,6 +561,9 @@ public sealed class Vcpu : IDisposable
             case VcpuExitKind.Shutdown:
                 Domain.Crash($"vCPU {Index} triple fault at rip 0x{_cpu.Registers.Rip:x}");
                 break;
+            case VcpuExitKind.InternalError when exit.Detail is not null:
+                Domain.Crash($"vCPU {Index}: {exit.Detail}");
+                break;
             case VcpuExitKind.InternalError:
                 if (!TryCompleteInstruction(ref exit, out string? reason))
                     Domain.Crash(DescribeInternalError(ref exit) + (reason is null ? "" : ": " + reason));

@@ -9,6 +9,7 @@ namespace XenSharp.Hypervisor.Events;
 /// <code>
 ///   Free ──alloc_unbound(remote)──▶ Unbound ──peer's bind_interdomain──▶ Interdomain ◀──▶ peer port
 ///   Free ──bind_virq / bind_ipi──▶ Virq / Ipi        Free ──(toolstack)──▶ Host (a backend in the host)
+///   Unbound(remote 0) ──a host backend binds it──▶ HostPeer ──backend unbinds──▶ Unbound(remote 0)
 ///   any guest-bound state ──close──▶ Free;  closing one end of an interdomain pair leaves the
 ///   other end Unbound (awaiting the same domain again), as in Xen.
 /// </code>
@@ -21,7 +22,7 @@ namespace XenSharp.Hypervisor.Events;
 /// </summary>
 public sealed class EventChannelTable
 {
-    private enum PortState : byte { Free, Unbound, Interdomain, Virq, Ipi, Host }
+    private enum PortState : byte { Free, Unbound, Interdomain, Virq, Ipi, Host, HostPeer }
 
     private struct Port
     {
@@ -126,6 +127,73 @@ public sealed class EventChannelTable
         lock (_lock) _ports[port].Host = handler;
     }
 
+    /// <summary>
+    /// A backend in the host binds, as domain <paramref name="hostDomainId"/> (0), the port the
+    /// guest allocated for it with alloc_unbound — what bind_interdomain from dom0 does in Xen
+    /// (a split driver's frontend offers the port in XenStore, e.g. a vbd's event-channel node).
+    /// The port must be Unbound and offered to that domain (else -EINVAL). Afterwards the guest's
+    /// sends run <paramref name="handler"/> and <see cref="NotifyHostPeer"/> raises the port. The
+    /// guest still owns it: it may close it (the backend's notifications then go nowhere) and
+    /// EVTCHNOP_status shows an interdomain channel to that domain. Like Xen's bind_interdomain,
+    /// the port is marked pending at once.
+    /// </summary>
+    public int BindUnboundToHost(uint port, int hostDomainId, Action handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        lock (_lock)
+        {
+            if (!Valid(port)) return -XenErrno.EINVAL;
+            ref var p = ref _ports[port];
+            if (p.State != PortState.Unbound || p.RemoteDomainId != hostDomainId) return -XenErrno.EINVAL;
+            p.State = PortState.HostPeer;
+            p.Host = handler;
+        }
+        NotifyHostPeer(port, handler);
+        return 0;
+    }
+
+    /// <summary>
+    /// The host backend closes its end of a port bound with <see cref="BindUnboundToHost"/>: if the
+    /// port is still bound to <paramref name="handler"/> it becomes Unbound again, offered to the
+    /// same domain (as the guest's end of an interdomain channel does when the peer closes).
+    /// </summary>
+    public void UnbindHost(uint port, Action handler)
+    {
+        lock (_lock)
+        {
+            if (!Valid(port)) return;
+            ref var p = ref _ports[port];
+            if (p.State != PortState.HostPeer || !ReferenceEquals(p.Host, handler)) return;
+            p.State = PortState.Unbound;
+            p.Host = null;
+        }
+    }
+
+    /// <summary>
+    /// A host backend notifies the guest on a port bound with <see cref="BindUnboundToHost"/>; nothing
+    /// happens (false) when the guest closed or rebound the port since, or the domain is going away.
+    /// Allocates nothing.
+    /// </summary>
+    public bool NotifyHostPeer(uint port, Action handler)
+    {
+        if (!_domain.TryEnterMemory()) return false;
+        try
+        {
+            lock (_lock)
+            {
+                if (!Valid(port)) return false;
+                ref var p = ref _ports[port];
+                if (p.State != PortState.HostPeer || !ReferenceEquals(p.Host, handler)) return false;
+                RaiseLocked(port);
+                return true;
+            }
+        }
+        finally
+        {
+            _domain.ExitMemory();
+        }
+    }
+
     /// <summary>A host backend notifies the guest on its host-bound port (the guest sees it pending).</summary>
     public void NotifyFromHost(int port)
     {
@@ -218,6 +286,7 @@ public sealed class EventChannelTable
             {
                 case PortState.Unbound:
                 case PortState.Interdomain:
+                case PortState.HostPeer:
                     break;
                 case PortState.Virq when !Virq.IsPerVcpu(p.Virq):
                     break;
@@ -250,6 +319,7 @@ public sealed class EventChannelTable
                 case PortState.Unbound:
                     return 0;
                 case PortState.Host:
+                case PortState.HostPeer:
                     host = p.Host;
                     remote = null;
                     remotePort = 0;
@@ -400,6 +470,7 @@ public sealed class EventChannelTable
                 PortState.Unbound => new PortStatus(EventChannelStatus.Unbound, p.NotifyVcpu, p.RemoteDomainId, 0, 0),
                 PortState.Interdomain => new PortStatus(EventChannelStatus.Interdomain, p.NotifyVcpu, p.RemoteDomainId, p.RemotePort, 0),
                 PortState.Host => new PortStatus(EventChannelStatus.Interdomain, p.NotifyVcpu, 0, (int)port, 0),
+                PortState.HostPeer => new PortStatus(EventChannelStatus.Interdomain, p.NotifyVcpu, p.RemoteDomainId, (int)port, 0),
                 PortState.Virq => new PortStatus(EventChannelStatus.Virq, p.NotifyVcpu, 0, 0, p.Virq),
                 PortState.Ipi => new PortStatus(EventChannelStatus.Ipi, p.NotifyVcpu, 0, 0, 0),
                 _ => default,
@@ -411,7 +482,8 @@ public sealed class EventChannelTable
     /// <summary>
     /// EVTCHNOP_close: frees a guest-bound port (its pending bit is cleared; an interdomain
     /// peer's end becomes Unbound, awaiting this domain). Host-bound ports belong to the
-    /// toolstack (-EINVAL), as do free ones.
+    /// toolstack (-EINVAL), as do free ones; ports a host backend bound with BindUnboundToHost
+    /// are the guest's own and close like any other.
     /// </summary>
     public int Close(uint port)
     {
@@ -521,6 +593,7 @@ public sealed class EventChannelTable
                     PortState.Virq => $"virq {p.Virq}",
                     PortState.Ipi => "ipi",
                     PortState.Host => "interdomain remote=d0 (host backend)",
+                    PortState.HostPeer => $"interdomain remote=d{p.RemoteDomainId} (host backend, guest-allocated)",
                     _ => p.State.ToString().ToLowerInvariant(),
                 };
                 string bits = memory && port < FifoEvent.MaxChannels

@@ -485,7 +485,8 @@ public sealed class GrantTable
         if (gpfn > MaxGfn || !_domain.TryEnterMemory()) return -XenErrno.EINVAL;
         try
         {
-            if (!Memory.TryGetSpan(gpfn << 12, GrantTableLayout.PageSize, out var target)) return -XenErrno.EINVAL;
+            if (!_domain.EnsureFrameBacked(gpfn << 12) || !Memory.TryGetSpan(gpfn << 12, GrantTableLayout.PageSize, out var target))
+                return -XenErrno.EINVAL;
             lock (_lock)
             {
                 if (_dead) return -XenErrno.EINVAL;

@@ -78,7 +78,7 @@ public static class MemoryOpHypercall
                 if (idx != 0) return -XenErrno.EINVAL;
                 if (gpfn > (ulong.MaxValue >> 12)) return -XenErrno.EINVAL;
                 ulong gpa = gpfn << 12;
-                if (!ctx.Memory.TryGetSpan(gpa, 4096, out var page)) return -XenErrno.EINVAL;
+                if (!ctx.Domain.EnsureFrameBacked(gpa) || !ctx.Memory.TryGetSpan(gpa, 4096, out var page)) return -XenErrno.EINVAL;
                 SharedInfoPage.Initialise(page, ctx.Domain.Vcpus.Count);
                 ctx.Domain.SharedInfoAddress = gpa;
                 ctx.Domain.SharedInfoIs32Bit = !ctx.Is64;

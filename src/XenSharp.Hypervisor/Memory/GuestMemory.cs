@@ -16,18 +16,28 @@ namespace XenSharp.Hypervisor.Memory;
 /// </summary>
 public sealed unsafe partial class GuestMemory : IDisposable
 {
-    private readonly GuestMemoryRegion[] _regions;
+    /// <summary>Replaced whole (copy-on-write) when a frame is added, so readers need no lock.</summary>
+    private GuestMemoryRegion[] _regions;
     private readonly byte* _hostBase;
     private readonly ulong _hostLength;
+    private readonly object _growLock = new();
+    private readonly List<(nint Address, ulong Length)> _addedMappings = [];
+    private ulong _memFdLength;
     private int _disposed;
+
+    /// <summary>
+    /// Raised after <see cref="TryAddRegion"/> backed a new range, for accelerators that must map
+    /// it too (KVM adds a memory slot; the software CPU reads through this type and needs nothing).
+    /// </summary>
+    public event Action<GuestMemoryRegion>? RegionAdded;
 
     /// <summary>The memfd holding all of this guest's memory (regions are consecutive in it).</summary>
     public int MemFd { get; }
 
     /// <summary>Guest-physical regions in ascending order.</summary>
-    public IReadOnlyList<GuestMemoryRegion> Regions => _regions;
+    public IReadOnlyList<GuestMemoryRegion> Regions => Volatile.Read(ref _regions);
 
-    /// <summary>Total bytes of guest memory across all regions.</summary>
+    /// <summary>Bytes of guest memory allocated at creation (RAM and special pages; frames added later not counted).</summary>
     public ulong TotalSize => _hostLength;
 
     private GuestMemory(int memFd, byte* hostBase, ulong hostLength, GuestMemoryRegion[] regions)
@@ -36,6 +46,41 @@ public sealed unsafe partial class GuestMemory : IDisposable
         _hostBase = hostBase;
         _hostLength = hostLength;
         _regions = regions;
+        _memFdLength = hostLength;
+    }
+
+    /// <summary>
+    /// Backs one more page-aligned guest-physical range that overlaps no region: a frame the
+    /// guest asked Xen to place outside its RAM (shared_info or grant-table frames with
+    /// XENMEM_add_to_physmap at a gfn in a hole of its memory map, as GRUB does). The memfd grows
+    /// and the new part is mapped separately; existing spans stay valid. False when the range is
+    /// malformed, overlaps, or the host has no memory for it.
+    /// </summary>
+    public bool TryAddRegion(ulong gpa, ulong size, out GuestMemoryRegion added)
+    {
+        added = default;
+        if ((gpa | size) % PageSize != 0 || size == 0 || gpa + size < gpa) return false;
+        lock (_growLock)
+        {
+            if (Volatile.Read(ref _disposed) != 0) return false;
+            var current = _regions;
+            foreach (var r in current)
+                if (gpa < r.End && r.GuestPhysical < gpa + size) return false;
+            if (Native.ftruncate(MemFd, (long)(_memFdLength + size)) != 0) return false;
+            void* p = Native.mmap(null, (nuint)size, Native.PROT_READ | Native.PROT_WRITE, Native.MAP_SHARED | Native.MAP_NORESERVE, MemFd, (long)_memFdLength);
+            if (p == (void*)-1) return false;
+            added = new GuestMemoryRegion(gpa, size, (nint)p, _memFdLength);
+            _memFdLength += size;
+            _addedMappings.Add(((nint)p, size));
+            var next = new GuestMemoryRegion[current.Length + 1];
+            int i = 0, j = 0;
+            while (i < current.Length && current[i].GuestPhysical < gpa) next[j++] = current[i++];
+            next[j++] = added;
+            while (i < current.Length) next[j++] = current[i++];
+            Volatile.Write(ref _regions, next);
+        }
+        RegionAdded?.Invoke(added);
+        return true;
     }
 
     /// <summary>
@@ -95,7 +140,7 @@ public sealed unsafe partial class GuestMemory : IDisposable
     {
         if (length >= 0)
         {
-            foreach (ref readonly var r in _regions.AsSpan())
+            foreach (ref readonly var r in Volatile.Read(ref _regions).AsSpan())
             {
                 ulong off = gpa - r.GuestPhysical; // wraps to huge when gpa < start
                 if (off < r.Size && (ulong)length <= r.Size - off)
@@ -169,6 +214,8 @@ public sealed unsafe partial class GuestMemory : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         Native.munmap(_hostBase, (nuint)_hostLength);
+        lock (_growLock)
+            foreach (var (address, length) in _addedMappings) Native.munmap((void*)address, (nuint)length);
         Native.close(MemFd);
     }
 

@@ -33,7 +33,7 @@ public sealed record DomainConfig
         "memory", "maxmem", "vcpus", "maxvcpus",
         "on_poweroff", "on_reboot", "on_crash", "on_watchdog", "on_soft_reset",
         "max_event_channels", "max_grant_frames", "max_grant_version",
-        "cpus", "cpus_soft", "cpu_weight", "cap", "pool",
+        "cpus", "cpus_soft", "cpu_weight", "cap", "pool", "disk",
     ], StringComparer.Ordinal);
 
     /// <summary>The scheduling keys (<c>cpus</c>, <c>cpus_soft</c>, <c>cpu_weight</c>, <c>cap</c>, <c>pool</c>).</summary>
@@ -49,7 +49,7 @@ public sealed record DomainConfig
     /// </summary>
     private static readonly FrozenDictionary<string, string> s_notSupportedKeys = new Dictionary<string, string>
     {
-        ["disk"] = "no PV block backend", ["vif"] = "no PV network backend",
+        ["vif"] = "no PV network backend",
         ["vfb"] = "no framebuffer", ["vnc"] = "no framebuffer", ["sdl"] = "no framebuffer", ["vkb"] = "no PV keyboard",
         ["pci"] = "no PCI passthrough", ["dtdev"] = "no device passthrough", ["iomem"] = "no device passthrough",
         ["ioports"] = "no device passthrough", ["irqs"] = "no device passthrough",
@@ -144,6 +144,12 @@ public sealed record DomainConfig
 
     /// <summary><c>pool</c>: the cpupool the domain is created in (null: Pool-0). Must exist at create time.</summary>
     public string? Pool { get; init; }
+
+    /// <summary>
+    /// <c>disk</c>: the virtual block devices (xl-disk-configuration(5)), each served from a raw
+    /// image file by XenSharp's block backend. Whether the files exist is judged at create.
+    /// </summary>
+    public IReadOnlyList<DiskSpec> Disks { get; init; } = [];
 
     /// <summary>Whether any scheduling key (<see cref="SchedulingKeys"/>) was set.</summary>
     public bool HasSchedulingSettings => Cpus is not null || CpusSoft is not null || Pool is not null
@@ -275,6 +281,7 @@ public sealed record DomainConfig
             CpuWeight = cpuWeight,
             Cap = cap,
             Pool = pool,
+            Disks = file.Find("disk") is { } diskSetting ? DiskSpecParser.ReadSetting(diskSetting) : [],
             SchedulingKeysSet = SchedulingKeys.Where(k => file.Find(k) is not null).ToArray(),
             RawSettings = raw,
             Warnings = warnings,

@@ -50,6 +50,12 @@ internal static class DomainConfigJson
             json.WriteString("on_crash", config.OnCrash.ToXlName());
             json.WriteString("on_watchdog", config.OnWatchdog.ToXlName());
             json.WriteString("on_soft_reset", config.OnSoftReset.ToXlName());
+            if (config.Disks.Count > 0)
+            {
+                json.WriteStartArray("disk");
+                foreach (var disk in config.Disks) json.WriteStringValue(disk.ToString());
+                json.WriteEndArray();
+            }
             json.WriteStartObject("raw_settings");
             foreach (var (key, setting) in config.RawSettings)
             {

@@ -35,14 +35,38 @@ public sealed class ControlClient : IDisposable
         }
     }
 
+    /// <summary>Wraps a connected socket (tests, and anything that connects by itself).</summary>
+    public static ControlClient FromSocket(Socket connected) => new(connected);
+
+    private readonly object _sendLock = new();
+
     /// <summary>Sends one request (the "v" field is added).</summary>
     public void Send(Action<Utf8JsonWriter> body)
     {
-        _stream.Write(JsonLine.Write(w =>
+        var line = JsonLine.Write(w =>
         {
             w.WriteNumber("v", ControlProtocol.Version);
             body(w);
-        }));
+        });
+        lock (_sendLock) _stream.Write(line);
+    }
+
+    /// <summary>
+    /// Sends console input (<c>{"input": BASE64}</c>) on a console stream whose reply
+    /// acknowledged <c>"input": true</c>; safe from another thread than the one receiving.
+    /// </summary>
+    public void SendConsoleInput(ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty) return;
+        var line = ControlProtocol.ConsoleInputLine(data);
+        lock (_sendLock) _stream.Write(line);
+    }
+
+    /// <summary>Ends the connection in both directions: a <see cref="Receive"/> blocked on another thread returns (null or an IOException).</summary>
+    public void Shutdown()
+    {
+        try { _socket.Shutdown(SocketShutdown.Both); }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
     }
 
     /// <summary>Reads one reply or stream line; null when the daemon closed the connection.</summary>

@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace XenSharp.Toolstack.Daemon;
 
 /// <summary>
@@ -5,11 +7,51 @@ namespace XenSharp.Toolstack.Daemon;
 /// per line, over the Unix stream socket <see cref="StatePaths.ControlSocket"/>. Every request
 /// carries <c>"v": 1</c> and a <c>"cmd"</c>; every reply has <c>"ok"</c> and either the
 /// command's fields or <c>"error"</c>. Console streams follow a successful reply with
-/// <c>{"console": BASE64}</c> lines and end with one <c>{"end": {...}}</c> line.
+/// <c>{"console": BASE64}</c> lines and end with one <c>{"end": {...}}</c> line; when the
+/// request asked for <c>"input": true</c> and the reply acknowledged it, the client may send
+/// <c>{"input": BASE64}</c> lines on the same connection (feature <see cref="FeatureConsoleInput"/>).
 /// </summary>
 public static class ControlProtocol
 {
     public const int Version = 1;
+
+    /// <summary>
+    /// Additions to version 1 that old clients and daemons simply do not use: a client asks for
+    /// one with a request field, a daemon that has it says so in its reply (and in
+    /// <c>ping</c>'s <c>features</c>).
+    /// </summary>
+    public const string FeatureConsoleInput = "console-input";
+
+    /// <summary>The features this daemon has, as <c>ping</c> lists them.</summary>
+    public static IReadOnlyList<string> Features { get; } = [FeatureConsoleInput];
+
+    /// <summary>The request field (console, create) and reply field that turn console input on, and the stream line that carries it.</summary>
+    public const string InputField = "input";
+
+    /// <summary>One console input line, client to daemon: <c>{"input": BASE64}</c>.</summary>
+    public static byte[] ConsoleInputLine(ReadOnlySpan<byte> data)
+    {
+        string b64 = Convert.ToBase64String(data);
+        return JsonLine.Write(w => w.WriteString(InputField, b64));
+    }
+
+    /// <summary>
+    /// The bytes of a console input line, or null for any other line (not JSON, no
+    /// <c>input</c> string, bad base64): the daemon ignores those.
+    /// </summary>
+    public static byte[]? ParseConsoleInput(string line)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object || doc.RootElement.GetString(InputField) is not string b64) return null;
+            return Convert.FromBase64String(b64);
+        }
+        catch (Exception e) when (e is JsonException or FormatException)
+        {
+            return null;
+        }
+    }
 
     public const string Create = "create";
     public const string List = "list";

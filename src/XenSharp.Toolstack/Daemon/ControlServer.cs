@@ -74,7 +74,7 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Paramete
                 string cmd = request.GetString("cmd") ?? "";
                 try
                 {
-                    bool keepGoing = await HandleAsync(cmd, request, Send, cancel);
+                    bool keepGoing = await HandleAsync(cmd, request, Send, reader.ReadLineAsync, cancel);
                     if (!keepGoing) return;
                 }
                 catch (Exception e) when (e is ToolstackException or XlConfigException or ParameterException)
@@ -99,15 +99,23 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Paramete
     }
 
     /// <summary>Runs one request; false ends the connection (after a console stream or quit).</summary>
-    private async Task<bool> HandleAsync(string cmd, JsonElement req, Func<byte[], Task> send, CancellationToken cancel)
+    /// <remarks><paramref name="readLine"/> reads the connection's next line (console streams read the client's input with it).</remarks>
+    private async Task<bool> HandleAsync(string cmd, JsonElement req, Func<byte[], Task> send,
+        Func<CancellationToken, ValueTask<string?>> readLine, CancellationToken cancel)
     {
         switch (cmd)
         {
             case ControlProtocol.Ping:
-                await send(JsonLine.Ok(w => w.WriteNumber("pid", Environment.ProcessId)));
+                await send(JsonLine.Ok(w =>
+                {
+                    w.WriteNumber("pid", Environment.ProcessId);
+                    w.WriteStartArray("features");
+                    foreach (var f in ControlProtocol.Features) w.WriteStringValue(f);
+                    w.WriteEndArray();
+                }));
                 return true;
             case ControlProtocol.Create:
-                return await CreateAsync(req, send, cancel);
+                return await CreateAsync(req, send, readLine, cancel);
             case ControlProtocol.List:
             {
                 bool withConfig = req.GetBool("long");
@@ -174,8 +182,23 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Paramete
             case ControlProtocol.Console:
             {
                 var d = FindOrThrow(req);
-                await send(JsonLine.Ok(w => { w.WriteNumber("domid", d.Id); w.WriteString("name", d.Name); }));
-                await StreamConsoleAsync(d, send, cancel);
+                bool input = req.GetBool(ControlProtocol.InputField);
+                var subscription = ConsoleSubscription.Start(d, Log);
+                try
+                {
+                    await send(JsonLine.Ok(w =>
+                    {
+                        w.WriteNumber("domid", d.Id);
+                        w.WriteString("name", d.Name);
+                        if (input) w.WriteBoolean(ControlProtocol.InputField, true);
+                    }));
+                }
+                catch
+                {
+                    subscription.Detach();
+                    throw;
+                }
+                await subscription.RunAsync(send, readLine, input, cancel);
                 return false;
             }
             case ControlProtocol.Dmesg:
@@ -444,7 +467,10 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Paramete
         return manager.Find(name) ?? throw new ToolstackException($"{name}: no such domain");
     }
 
-    private async Task<bool> CreateAsync(JsonElement req, Func<byte[], Task> send, CancellationToken cancel)
+    private void Log(string message) => Hypervisor.Log.Xen(message);
+
+    private async Task<bool> CreateAsync(JsonElement req, Func<byte[], Task> send,
+        Func<CancellationToken, ValueTask<string?>> readLine, CancellationToken cancel)
     {
         string text = req.GetString("config_text") ?? throw new ToolstackException("create: no config_text");
         string path = req.GetString("config_path") ?? "<config>";
@@ -475,24 +501,32 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Paramete
         foreach (var warning in config.Warnings) Hypervisor.Log.Xen($"config: {warning}");
 
         bool console = req.GetBool("console");
+        bool input = console && req.GetBool(ControlProtocol.InputField);
         ConsoleSubscription? subscription = null;
+        // Attached before the guest's first instruction, so the client sees its first byte.
         var d = manager.Create(config, cwd, paused: req.GetBool("paused"),
-            beforeStart: m => { if (console) subscription = ConsoleSubscription.Start(m); });
-        await send(JsonLine.Ok(w =>
+            beforeStart: m => { if (console) subscription = ConsoleSubscription.Start(m, Log); });
+        try
         {
-            w.WriteNumber("domid", d.Id);
-            w.WriteString("name", d.Name);
-            w.WriteStartArray("warnings");
-            foreach (var warning in config.Warnings) w.WriteStringValue(warning);
-            w.WriteEndArray();
-        }));
+            await send(JsonLine.Ok(w =>
+            {
+                w.WriteNumber("domid", d.Id);
+                w.WriteString("name", d.Name);
+                w.WriteStartArray("warnings");
+                foreach (var warning in config.Warnings) w.WriteStringValue(warning);
+                w.WriteEndArray();
+                if (input) w.WriteBoolean(ControlProtocol.InputField, true);
+            }));
+        }
+        catch
+        {
+            subscription?.Detach();
+            throw;
+        }
         if (subscription is null) return true;
-        await subscription.PumpAsync(send, cancel);
+        await subscription.RunAsync(send, readLine, input, cancel);
         return false;
     }
-
-    private Task StreamConsoleAsync(ManagedDomain d, Func<byte[], Task> send, CancellationToken cancel) =>
-        ConsoleSubscription.Start(d).PumpAsync(send, cancel);
 
     /// <summary>A config as a JSON object (DomainConfig.ToJson, re-written compact to fit on the protocol line).</summary>
     private static void WriteConfig(Utf8JsonWriter w, DomainConfig config)

@@ -36,6 +36,9 @@ public sealed class HostInfo(StatePaths paths, XenSharp.XenStore.Xenstored xenst
         yield return ("xen_commandline", parameters.BootCommandLine);
         yield return ("cc_compiler", ".NET " + Environment.Version);
         yield return ("accelerator", hv.Accelerator.Name);
+        yield return ("accelerators", XenSharp.Toolstack.Host.AcceleratorChoice.Describe());
+        if (hv.Accelerator is XenSharp.SoftX86.SoftX86Accelerator soft)
+            yield return ("guest_insns", soft.InstructionsRetired.ToString());
         var counters = hv.InstructionEmulator?.Counters;
         yield return ("emulated_insns", counters is null || counters.Count == 0 ? "none"
             : string.Join(" ", counters.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key}={c.Value}")));

@@ -1,6 +1,8 @@
 using System.Net.Sockets;
 using XenSharp.Hypervisor;
+using XenSharp.Hypervisor.Accelerator;
 using XenSharp.Kvm;
+using XenSharp.Toolstack.Host;
 using XenSharp.Toolstack.Domains;
 
 namespace XenSharp.Toolstack.Daemon;
@@ -44,10 +46,11 @@ public static class XenSharpDaemon
             return 1;
         }
 
-        KvmAccelerator kvm;
+        var registry = parameters.CreateRegistry();
+        IAccelerator accelerator;
         try
         {
-            kvm = KvmAccelerator.Open();
+            accelerator = AcceleratorChoice.Open(registry.Get<string>(XenSharp.Toolstack.Parameters.HypervisorParameters.Accelerator));
         }
         catch (KvmUnavailableException e)
         {
@@ -56,10 +59,10 @@ public static class XenSharpDaemon
             return 1;
         }
 
-        using var hypervisor = new XenHypervisor(kvm);
+        using var hypervisor = new XenHypervisor(accelerator);
         hypervisor.Log.LineWritten += Log;
         foreach (var line in hypervisor.Log.Read().Split('\n', StringSplitOptions.RemoveEmptyEntries)) Log(line);
-        var registry = parameters.CreateRegistry();
+        hypervisor.Log.Xen($"Accelerator: {accelerator.Name} (available: {AcceleratorChoice.Describe()})");
         if (registry.BootCommandLine.Length > 0) hypervisor.Log.Xen("Command line: " + registry.BootCommandLine);
         string sched = registry.Get<string>(XenSharp.Toolstack.Parameters.HypervisorParameters.Scheduler);
         int pcpus = registry.Get<int>(XenSharp.Toolstack.Parameters.HypervisorParameters.MaxCpus);
@@ -102,7 +105,7 @@ public static class XenSharpDaemon
         manager.Dispose();
         File.Delete(paths.ControlSocket);
         File.Delete(paths.PidFile);
-        kvm.Dispose();
+        (accelerator as IDisposable)?.Dispose();
         return 0;
     }
 }

@@ -1,5 +1,6 @@
 using XenSharp.Boot;
 using XenSharp.Boot.X86;
+using XenSharp.Devices.Block;
 using XenSharp.Devices.Console;
 using XenSharp.Devices.XenStore;
 using XenSharp.XenStore;
@@ -10,6 +11,7 @@ using XenSharp.Hypervisor.Domains;
 using XenSharp.Hypervisor.Memory;
 using XenSharp.Kvm;
 using XenSharp.Toolstack.Config;
+using XenSharp.Toolstack.Devices;
 using XenSharp.Toolstack.Host;
 using XenSharp.Scheduling;
 using XenSharp.Scheduling.Pools;
@@ -30,6 +32,7 @@ public sealed class DomainFactory(XenHypervisor hypervisor, Xenstored xenstored)
         CheckType(config);
         ReadImage(config.Kernel!, workingDirectory, "kernel", config.Source);
         if (config.Ramdisk is not null) ReadImage(config.Ramdisk, workingDirectory, "ramdisk", config.Source);
+        DiskDevices.Check(config, workingDirectory);
         CheckMemory(config);
         CheckScheduling(config);
     }
@@ -150,6 +153,8 @@ public sealed class DomainFactory(XenHypervisor hypervisor, Xenstored xenstored)
         CheckMemory(config);
         ulong ramBytes = checked((ulong)config.MemoryMiB << 20);
 
+        // Disk images open before anything is built: a missing file fails here, leaving nothing.
+        var images = DiskDevices.OpenImages(config, workingDirectory);
         GuestMemory memory;
         try
         {
@@ -157,10 +162,13 @@ public sealed class DomainFactory(XenHypervisor hypervisor, Xenstored xenstored)
         }
         catch (GuestMemoryAllocationException e)
         {
+            foreach (var image in images) image.Dispose();
             throw new ToolstackException($"{config.Source}: memory = {config.MemoryMiB} MiB: {e.Message}");
         }
 
         Domain? domain = null;
+        bool imagesHandedOver = false;
+        IReadOnlyList<VbdBackend> disks = [];
         try
         {
             ulong pages = ramBytes / X86Layout.PageSize;
@@ -193,14 +201,18 @@ public sealed class DomainFactory(XenHypervisor hypervisor, Xenstored xenstored)
                 build.ConsoleRing >> 12, build.ConsolePort, build.StoreRing >> 12, build.StorePort));
             store.Connect(xenstored, domain.Id);
             xenstored.IntroduceDomain(domain.Id);
+            imagesHandedOver = true;
+            disks = DiskDevices.Plug(xenstored, domain, config, images, m => hypervisor.Log.Xen(m));
             foreach (var line in build.Kernel.Notes.Describe())
                 hypervisor.Log.Xen($"d{domain.Id}: ELF note {line}");
-            return new ManagedDomain(domain, config, console, store);
+            return new ManagedDomain(domain, config, console, store) { Disks = disks };
         }
         catch (Exception e)
         {
+            if (!imagesHandedOver) foreach (var image in images) image.Dispose();
             if (domain is not null)
             {
+                DiskDevices.Unplug(xenstored, domain.Id, disks);
                 DomainXenStoreNodes.Remove(xenstored, domain.Id, domain.Uuid);
                 if (xenstored.IsDomainIntroduced(domain.Id)) xenstored.ReleaseDomain(domain.Id);
                 domain.Destroy();

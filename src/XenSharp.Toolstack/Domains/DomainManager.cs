@@ -2,6 +2,7 @@ using XenSharp.Abi.Hypercalls;
 using XenSharp.Hypervisor;
 using XenSharp.Hypervisor.Domains;
 using XenSharp.Toolstack.Config;
+using XenSharp.Toolstack.Devices;
 using XenSharp.Toolstack.XenStore;
 using XenSharp.XenStore;
 using XenSharp.Hypervisor.Scheduling;
@@ -224,7 +225,7 @@ public sealed class DomainManager : IDisposable
 
     /// <summary>
     /// `xl create -n`: the checks <see cref="Create"/> makes before building anything (type,
-    /// kernel and ramdisk files, memory), without creating a domain.
+    /// kernel and ramdisk files, disk images, memory), without creating a domain.
     /// </summary>
     public void Validate(DomainConfig config, string workingDirectory) => _factory.Validate(config, workingDirectory);
 
@@ -312,6 +313,8 @@ public sealed class DomainManager : IDisposable
         d.Console.Drain();
         d.Console.Detach();
         d.Store.Detach();
+        // Block backends stop and unmap every grant before the domain's memory goes.
+        DiskDevices.Unplug(Xenstored, d.Id, d.Disks);
         DomainXenStoreNodes.Remove(Xenstored, d.Id, d.Domain.Uuid);
         Xenstored.ReleaseDomain(d.Id);
         d.Domain.Destroy();

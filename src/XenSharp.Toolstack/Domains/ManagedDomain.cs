@@ -1,3 +1,4 @@
+using XenSharp.Devices.Block;
 using XenSharp.Devices.Console;
 using XenSharp.Devices.XenStore;
 using XenSharp.Hypervisor.Domains;
@@ -15,6 +16,8 @@ public sealed class ManagedDomain(Domain domain, DomainConfig config, PvConsoleB
     /// <summary>The domain's configuration (its name follows `xl rename`; restarts use it).</summary>
     public DomainConfig Config { get; set; } = config;
     public PvConsoleBackend Console { get; } = console;
+    /// <summary>The domain's virtual block devices (xl.cfg disk), in config order.</summary>
+    public IReadOnlyList<VbdBackend> Disks { get; init; } = [];
     public int Id => Domain.Id;
     public string Name => Domain.Name;
 

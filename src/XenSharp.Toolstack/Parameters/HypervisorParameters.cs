@@ -41,6 +41,7 @@ public static class HypervisorParameters
     public const string XenStoreQuota = "xenstore_quota";
     public const string Scheduler = "sched";
     public const string MaxCpus = "maxcpus";
+    public const string Accelerator = "accel";
     public const string Credit2Runqueue = "credit2_runqueue";
     public const string Credit2CapPeriodMs = "credit2_cap_period_ms";
 
@@ -114,6 +115,15 @@ public static class HypervisorParameters
             Live = false,
             Default = "credit2",
             Parse = (text, _) => Schedulers.Contains(text) ? text : throw new FormatException(),
+        };
+        yield return new ParameterDefinition
+        {
+            Name = Accelerator,
+            Accepted = string.Join(", ", XenSharp.Toolstack.Host.AcceleratorChoice.Names),
+            Description = "what runs guest code: kvm, XenSharp's software x86 CPU (soft-x86), or auto (kvm when /dev/kvm opens, else soft-x86)",
+            Live = false,
+            Default = XenSharp.Toolstack.Host.AcceleratorChoice.Auto,
+            Parse = (text, _) => XenSharp.Toolstack.Host.AcceleratorChoice.Names.Contains(text) ? text : throw new FormatException(),
         };
         yield return new ParameterDefinition
         {

@@ -19,6 +19,7 @@ public sealed class Xenstored
 {
     private readonly Dictionary<int, XenStoreDomain> _domains = [];
     private readonly List<XenStoreConnection> _connections = [];
+    private readonly List<HostWatch> _hostWatches = [];
     private XenStoreQuotas _quotas;
 
     /// <summary>Creates the store with xenstored's initial nodes and the given quotas (default: xenstored's).</summary>
@@ -141,6 +142,27 @@ public sealed class Xenstored
     /// <summary>The child names of a node, in creation order.</summary>
     public IReadOnlyList<string> Directory(string path) => AsControlDomain<IReadOnlyList<string>>(ops => ops.Children(path));
 
+    /// <summary>
+    /// A watch for code in the host (device backends): <paramref name="onEvent"/> gets the path
+    /// of every change at or below the absolute <paramref name="path"/>, once right after the
+    /// watch is set (as xenstored fires a new watch) and then for each write, removal and
+    /// permission change. It runs with the store's lock held: it must not block (note the event
+    /// and wake a thread). Dispose the result to remove the watch.
+    /// </summary>
+    public IDisposable WatchFromHost(string path, Action<string> onEvent)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(onEvent);
+        if (!path.StartsWith('/')) throw new ArgumentException("a host watch needs an absolute path", nameof(path));
+        lock (Sync)
+        {
+            var watch = new HostWatch(this, path.Length > 1 ? path.TrimEnd('/') : path, onEvent);
+            _hostWatches.Add(watch);
+            watch.Fire(watch.Path, WatchMatch.Exact);
+            return watch;
+        }
+    }
+
     /// <summary>Marks a domain introduced and fires @introduceDomain (nothing if it already is).</summary>
     public void IntroduceDomain(int domid)
     {
@@ -235,6 +257,13 @@ public sealed class Xenstored
     internal IEnumerable<XenStoreConnection> ConnectionsOf(int domid) => _connections.Where(c => c.DomainId == domid);
 
     internal void RemoveConnection(XenStoreConnection conn) => _connections.Remove(conn);
+
+    internal HostWatch[] HostWatchesSnapshot() => _hostWatches.Count == 0 ? [] : [.. _hostWatches];
+
+    internal void RemoveHostWatch(HostWatch watch)
+    {
+        lock (Sync) _hostWatches.Remove(watch);
+    }
 
     internal int WatchCount(int domid) => ConnectionsOf(domid).Sum(c => c.Watches.Count);
 

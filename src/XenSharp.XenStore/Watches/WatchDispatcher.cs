@@ -15,6 +15,8 @@ namespace XenSharp.XenStore;
 /// permission lists: the node's old list (a watcher losing access still learns of the change), its
 /// new list, or its parent's (the parent as it is when the event fires, or, for the children of a
 /// removed subtree, as it was). The control domain hears everything.</item>
+/// <item>Watches set in the host (<see cref="Xenstored.WatchFromHost"/>) hear every event on
+/// their path or below, after the connections' watches.</item>
 /// <item>Events whose payload would exceed 4096 bytes are dropped, as xenstored does.</item>
 /// </list>
 /// A write fires one Subtree event for the written path; RM fires an Exact event for each removed
@@ -33,6 +35,8 @@ internal static class WatchDispatcher
                 if (watch.Matches(ev.Path, ev.Match))
                     conn.SendEvent(watch.Report(ev.Path), watch.Token);
         }
+        foreach (var host in store.HostWatchesSnapshot())
+            host.Fire(ev.Path, ev.Match);
     }
 
     private static bool Permitted(in CallerContext caller, PendingEvent ev, XenStoreNode? parent)

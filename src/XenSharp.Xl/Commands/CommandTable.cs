@@ -11,7 +11,7 @@ public static class CommandTable
         new("create", "Create a domain from config file <filename>",
             "xl create [-c] [-p] [-n] [-q] [-F] <ConfigFile> [key=value ...]",
             """
-            -c          Connect to the console after the domain is created.
+            -c          Connect to the console (interactive, as `xl console`; Ctrl-] detaches).
             -p          Leave the domain paused after it is created.
             -n          Dry run: parse and check the config, print it as JSON, create nothing.
             -q          Quiet.
@@ -37,7 +37,17 @@ public static class CommandTable
             """, args => ShutdownCommand.Run(args, "reboot")),
         new("pause", "Pause execution of a domain", "xl pause <Domain>", "", PauseCommand.Run),
         new("unpause", "Unpause a paused domain", "xl unpause <Domain>", "", UnpauseCommand.Run),
-        new("console", "Attach to domain's console", "xl console <Domain>", "", ConsoleCommand.Run),
+        new("console", "Attach to domain's console", ConsoleCommand.Usage,
+            """
+            Shows what the guest printed while nobody was attached (the newest 64 KiB), then
+            its live output; stdin goes to the guest (on a terminal in raw mode: every key,
+            Ctrl-C included). Ctrl-] detaches.
+            -t pv       The console type: XenSharp guests have the PV console only.
+            -n 0        The console number: XenSharp guests have one.
+            --detach-on-eof
+                        When stdin is not a terminal, detach at its end (by default the
+                        console stays attached until the domain ends, Ctrl-] or a signal).
+            """, ConsoleCommand.Run),
         new("domid", "Convert a domain name to domain id", "xl domid <DomainName>", "", DomIdCommand.DomId),
         new("domname", "Convert a domain id to domain name", "xl domname <DomainId>", "", DomIdCommand.DomName),
         new("rename", "Rename a domain", "xl rename <Domain> <NewDomainName>", "", RenameCommand.Run),

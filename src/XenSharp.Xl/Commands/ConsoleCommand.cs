@@ -1,19 +1,64 @@
+using XenSharp.Toolstack.Daemon;
+
 namespace XenSharp.Xl.Commands;
 
-/// <summary>`xl console DOMAIN`: show a domain's console until it ends (Ctrl-C detaches).</summary>
+/// <summary>
+/// `xl console [-t pv] [-n 0] [--detach-on-eof] DOMAIN`: attach to a domain's PV console:
+/// first what it printed while nobody was attached (the newest 64 KiB), then live output;
+/// stdin goes to the guest (raw mode on a terminal). Ctrl-] detaches (exit 0). Like xl it
+/// prints nothing of its own on attach or detach.
+/// </summary>
 public static class ConsoleCommand
 {
+    public const string Usage = "xl console [-t pv] [-n 0] [--detach-on-eof] <Domain>";
+
     public static int Run(string[] args)
     {
-        var names = args.Where(a => !a.StartsWith('-')).ToArray();
-        if (names.Length != 1) throw new XlUsageException("usage: xl console <Domain>");
-        return Attach(names[0]);
+        string? domain = null;
+        bool detachOnEof = false;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            switch (a)
+            {
+                case "--detach-on-eof":
+                    detachOnEof = true;
+                    break;
+                case "-t":
+                    string type = i + 1 < args.Length ? args[++i] : throw new XlUsageException($"xl console: -t needs a console type (accepted: pv); usage: {Usage}");
+                    if (type != "pv")
+                        throw new XlUsageException($"xl console: -t {type}: XenSharp guests have only the PV console (accepted: pv)");
+                    break;
+                case "-n":
+                    string num = i + 1 < args.Length ? args[++i] : throw new XlUsageException($"xl console: -n needs a console number (accepted: 0); usage: {Usage}");
+                    if (num != "0")
+                        throw new XlUsageException($"xl console: -n {num}: XenSharp guests have one console (accepted: 0)");
+                    break;
+                default:
+                    if (a.StartsWith('-'))
+                        throw new XlUsageException($"xl console: unknown option '{a}' (accepted: -t pv, -n 0, --detach-on-eof); usage: {Usage}");
+                    if (domain is not null) throw new XlUsageException($"usage: {Usage}");
+                    domain = a;
+                    break;
+            }
+        }
+        if (domain is null) throw new XlUsageException($"usage: {Usage}");
+        using var session = ConsoleSession.Start(detachOnEof);
+        return Attach(domain, print: true, session);
     }
 
-    public static int Attach(string domain, bool print = true)
+    /// <summary>
+    /// Attaches to <paramref name="domain"/>'s console stream; with a <paramref name="session"/>
+    /// its stdin goes to the guest (the daemon is asked for console input).
+    /// </summary>
+    public static int Attach(string domain, bool print = true, ConsoleSession? session = null)
     {
-        var client = DaemonConnection.Connect();
-        Request.Call(client, "console", w => w.WriteString("domain", domain));
-        return ConsoleStream.Pump(client, print);
+        using var client = DaemonConnection.Connect();
+        var reply = Request.Call(client, "console", w =>
+        {
+            w.WriteString("domain", domain);
+            if (session is not null) w.WriteBoolean(ControlProtocol.InputField, true);
+        });
+        return ConsoleStream.Pump(client, print, session, reply.GetBool(ControlProtocol.InputField));
     }
 }

@@ -1,8 +1,10 @@
+using XenSharp.Toolstack.Daemon;
+
 namespace XenSharp.Xl.Commands;
 
 /// <summary>
 /// `xl create [-c] [-p] [-n] [-q] [-F] CFG [key=value ...]`: create a domain from an xl.cfg
-/// file. -c attaches the console, -p leaves the domain paused, -n (dry run) parses and checks
+/// file. -c attaches the console (before the guest runs, interactive as `xl console`), -p leaves the domain paused, -n (dry run) parses and checks
 /// the config and prints it as JSON without creating anything, -q drops the "Parsing config"
 /// line, -F stays in the foreground until the domain is gone (like -c, without its output).
 /// </summary>
@@ -42,6 +44,8 @@ public static class CreateCommand
 
         if (!quiet) Console.Error.WriteLine($"Parsing config from {configPath}");
         using var client = DaemonConnection.Connect();
+        // -c is interactive from the start: keys typed while the domain is built wait for it.
+        using var session = console && !dryRun ? ConsoleSession.Start() : null;
         var reply = Request.Call(client, "create", w =>
         {
             w.WriteString("config_text", text);
@@ -53,9 +57,14 @@ public static class CreateCommand
             w.WriteBoolean("paused", paused);
             w.WriteBoolean("console", !dryRun && (console || foreground));
             if (dryRun) w.WriteBoolean("dry_run", true);
+            if (session is not null) w.WriteBoolean(ControlProtocol.InputField, true);
         });
         if (reply.TryGetProperty("warnings", out var warnings))
-            foreach (var warning in warnings.EnumerateArray()) Console.Error.WriteLine($"Warning: {warning.GetString()}");
+            foreach (var warning in warnings.EnumerateArray())
+            {
+                if (session is not null) session.Notice($"Warning: {warning.GetString()}");
+                else Console.Error.WriteLine($"Warning: {warning.GetString()}");
+            }
         if (dryRun)
         {
             // The daemon sends the config compact (one protocol line); print it as ToJson does.
@@ -65,7 +74,7 @@ public static class CreateCommand
         if (!console && !foreground) return ExitCodes.Success;
         if (!console && !quiet)
             Console.Error.WriteLine($"Waiting for domain {reply.GetProperty("name").GetString()} (domid {reply.GetProperty("domid").GetInt32()}) to die [pid {Environment.ProcessId}]");
-        return ConsoleStream.Pump(client, print: console);
+        return ConsoleStream.Pump(client, print: console, session, reply.GetBool(ControlProtocol.InputField));
     }
 
     private static string IndentedJson(System.Text.Json.JsonElement e)

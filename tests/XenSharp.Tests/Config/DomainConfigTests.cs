@@ -153,14 +153,15 @@ public class DomainConfigTests
         // Documented keys XenSharp cannot honour yet are kept, with a warning saying so.
         Assert.Equal(
             [
-                "vm.cfg:2: disk: not supported by XenSharp yet (no PV block backend); ignored",
                 "vm.cfg:4: vif: not supported by XenSharp yet (no PV network backend); ignored",
                 "vm.cfg:5: serial: not supported by XenSharp yet (no emulated serial port for PVH/PV guests); ignored",
             ],
             config.NotSupportedWarnings());
-        Assert.Equal(["disk", "vif", "serial"], config.RawSettings.Keys);
-        Assert.Equal(new XlList([new XlString("file:/img,xvda,w")]), config.RawSettings["disk"].Value);
-        Assert.Equal(2, config.RawSettings["disk"].Line);
+        Assert.Equal(["vif", "serial"], config.RawSettings.Keys);
+        // disk is read into typed block devices now, no longer warned about.
+        var disk = Assert.Single(config.Disks);
+        Assert.Equal("/img", disk.Target);
+        Assert.Equal("vm.cfg:2", disk.Location);
         Assert.Equal(new XlString("pty"), config.RawSettings["serial"].Value);
         Assert.DoesNotContain("name", config.RawSettings.Keys);
     }
@@ -178,6 +179,7 @@ public class DomainConfigTests
             "memory" or "maxmem" => $"{k} = 256",
             "vcpus" or "maxvcpus" => $"{k} = 2",
             "max_event_channels" or "max_grant_frames" or "max_grant_version" => $"{k} = 2",
+            "disk" => "disk = [ '/img,raw,xvda,rw' ]",
             _ when k.StartsWith("on_", StringComparison.Ordinal) => $"{k} = 'destroy'",
             _ => $"{k} = '1'",
         }));
@@ -187,9 +189,10 @@ public class DomainConfigTests
         var config = Read(text);
 
         Assert.Equal([$"vm.cfg:{CmdlineLine(text)}: root and extra ignored in favour of cmdline"], config.OtherWarnings());
-        Assert.Contains("disk", config.RawSettings.Keys);
+        Assert.DoesNotContain("disk", config.RawSettings.Keys);
+        Assert.Single(config.Disks);
         Assert.Contains("xenstore_quota", config.RawSettings.Keys);
-        Assert.Equal(XlDocumentedKeys.All.Count - 26, config.RawSettings.Count);
+        Assert.Equal(XlDocumentedKeys.All.Count - 27, config.RawSettings.Count);
     }
 
     private static int CmdlineLine(string text) =>

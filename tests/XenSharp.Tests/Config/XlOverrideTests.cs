@@ -49,12 +49,15 @@ public class XlOverrideTests
     [Fact]
     public void Overrides_take_lists_strings_with_quotes_and_appends()
     {
-        var cfg = File.ApplyOverrides(["vif+=['bridge=br1',]", "extra+=' quiet'", "disk=[ 'a', 'b' ]"]);
+        var cfg = File.ApplyOverrides(["vif+=['bridge=br1',]", "extra+=' quiet'", "disk=[ '/a,,xvda', '/b,,xvdb' ]"]);
 
         Assert.Equal(new XlList([new XlString("bridge=br0"), new XlString("bridge=br1")]), cfg["vif"]);
         Assert.Equal(new XlString("console=hvc0 quiet"), cfg["extra"]);
-        Assert.Equal(new XlList([new XlString("a"), new XlString("b")]), cfg["disk"]);
-        Assert.Equal("console=hvc0 quiet", DomainConfig.FromFile(cfg).Cmdline);
+        Assert.Equal(new XlList([new XlString("/a,,xvda"), new XlString("/b,,xvdb")]), cfg["disk"]);
+        var config = DomainConfig.FromFile(cfg);
+        Assert.Equal("console=hvc0 quiet", config.Cmdline);
+        Assert.Equal(["/a", "/b"], config.Disks.Select(d => d.Target));
+        Assert.StartsWith("command-line override", config.Disks[0].Location);
     }
 
     [Theory]

@@ -105,11 +105,15 @@ public class XlRealisticConfigTests
         Assert.Equal(8, config.MaxVcpus);
         Assert.Equal(ShutdownAction.CoredumpRestart, config.OnCrash);
         Assert.Empty(config.OtherWarnings());
-        Assert.Equal(["vif", "disk", "channel", "usbctrl", "serial"],
+        Assert.Equal(["vif", "channel", "usbctrl", "serial"],
             config.NotSupportedWarnings().Select(w => w.Split(": ")[1]));
         Assert.Equal(
-            ["vif", "disk", "vnuma", "channel", "usbctrl", "serial", "nomigrate"],
+            ["vif", "vnuma", "channel", "usbctrl", "serial", "nomigrate"],
             config.RawSettings.Keys);
+        var disk = Assert.Single(config.Disks);
+        Assert.Equal("/dev/zvol/tank/guest-volume", disk.Target);
+        Assert.Equal(202 << 8, disk.VirtualDevice);
+        Assert.False(disk.ReadOnly);
         Assert.Equal(["cpus", "cpu_weight", "cap"], config.SchedulingKeysSet);
         Assert.Equal(1023, config.MaxEventChannels);
         Assert.Equal(64, config.MaxGrantFrames);
@@ -131,8 +135,10 @@ public class XlRealisticConfigTests
         Assert.Equal(4096, config.MemoryMiB);
         Assert.Equal(ShutdownAction.Preserve, config.OnCrash);
         Assert.Equal(["win.cfg:1: builder is deprecated; use type = \"hvm\""], config.OtherWarnings());
-        var disk = Assert.IsType<XlList>(config.RawSettings["disk"].Value);
-        Assert.Equal([new XlString("phy:/dev/vg/win,hda,w"), new XlString("file:/iso/install.iso,hdc:cdrom,r")], disk.Items);
+        Assert.Equal(["/dev/vg/win", "/iso/install.iso"], config.Disks.Select(d => d.Target));
+        Assert.Equal([3 << 8, 22 << 8], config.Disks.Select(d => d.VirtualDevice));
+        Assert.Equal([DiskDeviceType.Disk, DiskDeviceType.Cdrom], config.Disks.Select(d => d.DeviceType));
+        Assert.Equal([false, true], config.Disks.Select(d => d.ReadOnly));
         Assert.Equal(new XlString("system_product_name=\"HVM domU\""), ((XlList)config.RawSettings["smbios"].Value)[1]);
     }
 }

@@ -174,28 +174,167 @@ public sealed class PvConsoleBackendTests : IDisposable
     public void WriteInput_respects_free_space_and_wraps()
     {
         var first = Pattern(1500);
-        Assert.Equal(InSize, _backend.WriteInput(first));
+        Assert.Equal(1500, _backend.WriteInput(first));        // 1024 in the ring, 476 wait
         Assert.Equal((uint)InSize, Index(InProd));
-        Assert.Equal(0, _backend.WriteInput("more"u8)); // full
+        Assert.Equal(1500 - InSize, _backend.PendingInput);
 
         SetIndex(InCons, 100); // the guest read 100 bytes
-        var second = Pattern(200, 5);
-        Assert.Equal(100, _backend.WriteInput(second));
+        _backend.Drain();       // its kick: waiting input moves in as far as there is room
         Assert.Equal((uint)InSize + 100, Index(InProd));
+        Assert.Equal(1500 - InSize - 100, _backend.PendingInput);
         Assert.True(_memory.TryGetSpan(Ring + In, InSize, out var ring));
-        Assert.Equal(second[..100], ring[..100].ToArray());      // wrapped to the start
-        Assert.Equal(first[100..InSize], ring[100..].ToArray()); // unread input untouched
+        Assert.Equal(first[InSize..(InSize + 100)], ring[..100].ToArray()); // wrapped to the start
+        Assert.Equal(first[100..InSize], ring[100..].ToArray());           // unread input untouched
         Assert.True(_memory.TryGetSpan(Ring + Out, 16, out var outRing));
-        Assert.True(outRing.IndexOfAnyExcept((byte)0) < 0);       // nothing spilled into out[]
+        Assert.True(outRing.IndexOfAnyExcept((byte)0) < 0);                 // nothing spilled into out[]
     }
 
     [Fact]
-    public void WriteInput_with_a_corrupt_in_ring_writes_nothing()
+    public void WriteInput_across_the_end_of_the_in_ring_and_the_u32_wrap_arrives_in_order()
+    {
+        SetIndex(InCons, 0xFFFF_FFF0);
+        SetIndex(InProd, 0xFFFF_FFF0);
+        var data = Pattern(48, 3);
+        Assert.Equal(48, _backend.WriteInput(data));
+        Assert.Equal(32u, Index(InProd));
+        Assert.Equal(data, GuestRead());
+        Assert.Equal(32u, Index(InCons));
+    }
+
+    [Fact]
+    public void Input_that_does_not_fit_waits_in_order_and_goes_in_as_the_guest_reads()
+    {
+        int notified = 0;
+        _backend.NotifyGuest = () => notified++;
+        var stream = Pattern(5000, 11);
+        Assert.Equal(3000, _backend.WriteInput(stream.AsSpan(0, 3000)));
+        Assert.Equal(1, notified);
+        Assert.Equal(2000, _backend.WriteInput(stream.AsSpan(3000)));
+        Assert.Equal(1, notified); // the ring is full: queued only, nothing to notify about
+
+        var got = new List<byte>();
+        for (int round = 0; round < 20 && got.Count < stream.Length; round++)
+        {
+            got.AddRange(GuestRead(maxBytes: 700));
+            _backend.Drain(); // the guest's kick after reading
+        }
+        Assert.Equal(stream, got);
+        Assert.Equal(0, _backend.PendingInput);
+        Assert.Equal(5000, _backend.BytesIn);
+    }
+
+    [Fact]
+    public void New_input_never_overtakes_input_already_waiting()
+    {
+        var first = Pattern(InSize + 10);
+        Assert.Equal(InSize + 10, _backend.WriteInput(first)); // the ring is full, 10 bytes wait
+        var got = new List<byte>(GuestRead(maxBytes: 5));      // the guest reads 5 and does not kick
+        Assert.Equal(3, _backend.WriteInput("xyz"u8));        // 5 waiting bytes go in first; "xyz" waits behind the rest
+        Assert.Equal(8, _backend.PendingInput);
+        for (int round = 0; round < 5 && _backend.PendingInput + (int)(Index(InProd) - Index(InCons)) > 0; round++)
+        {
+            got.AddRange(GuestRead());
+            _backend.Drain();
+        }
+        Assert.Equal(first.Concat("xyz"u8.ToArray()), got);
+    }
+
+    [Fact]
+    public void The_input_queue_is_bounded_and_keeps_the_oldest_bytes()
+    {
+        using var memory = GuestMemory.Allocate([(0UL, 0x10000UL)]);
+        var backend = new PvConsoleBackend(memory, Ring, inputQueueCapacity: 64);
+        var stream = Pattern(InSize + 100, 2);
+        Assert.Equal(InSize + 64, backend.WriteInput(stream)); // 36 bytes over the bound are refused
+        Assert.Equal(64, backend.PendingInput);
+        Assert.Equal(0, backend.WriteInput("late"u8));
+
+        Assert.True(memory.TryWrite(Ring + InCons, (uint)InSize)); // the guest read everything
+        backend.Drain();
+        Assert.Equal(0, backend.PendingInput);
+        Assert.True(memory.TryGetSpan(Ring + In, 64, out var ring));
+        Assert.Equal(stream[InSize..(InSize + 64)], ring.ToArray());
+    }
+
+    [Fact]
+    public void WriteInput_with_a_corrupt_in_ring_writes_nothing_and_the_input_waits()
     {
         SetIndex(InCons, 0);
         SetIndex(InProd, InSize + 1);
-        Assert.Equal(0, _backend.WriteInput("x"u8));
+        Assert.Equal(1, _backend.WriteInput("x"u8));
         Assert.Equal(InSize + 1u, Index(InProd));
+        Assert.Equal(1, _backend.PendingInput);
+
+        SetIndex(InCons, InSize + 1); // the guest comes back to its senses
+        _backend.Drain();
+        Assert.Equal(InSize + 2u, Index(InProd));
+        Assert.Equal(0, _backend.PendingInput);
+    }
+
+    [Fact]
+    public void A_guest_moving_in_cons_wildly_never_gets_writes_outside_in_or_more_than_its_free_space()
+    {
+        var random = new Random(1234);
+        Assert.True(_memory.TryGetSpan(Ring + Out, OutSize, out var outRing));
+        random.NextBytes(outRing);
+        var outBefore = outRing.ToArray();
+        SetIndex(OutCons, 77);
+        SetIndex(OutProd, 77);
+        Assert.True(_memory.TryGetSpan(Ring + 3088, 4096 - 3088, out var tail));
+        random.NextBytes(tail);
+        var tailBefore = tail.ToArray();
+
+        var stream = Pattern(200_000, 5);
+        int offered = 0, inRing = 0;
+        for (int step = 0; step < 5000; step++)
+        {
+            uint prod = Index(InProd);
+            uint cons = random.Next(4) switch
+            {
+                0 => (uint)random.NextInt64(0, 1L << 32),          // anywhere
+                1 => prod - (uint)random.Next(0, InSize + 1),       // a sane reader
+                2 => prod + (uint)random.Next(1, 5000),             // ahead of the producer
+                _ => prod - (uint)random.Next(InSize + 1, 100_000), // more than a ring behind
+            };
+            SetIndex(InCons, cons);
+            uint used = prod - cons;
+            int room = used <= InSize ? InSize - (int)used : 0;
+
+            if (random.Next(2) == 0 && offered < stream.Length)
+            {
+                int n = Math.Min(random.Next(1, 3000), stream.Length - offered);
+                int taken = _backend.WriteInput(stream.AsSpan(offered, n));
+                Assert.True(taken <= n);
+                offered += taken; // refused bytes (over the bound) are not part of what the guest must see
+            }
+            else _backend.Drain();
+
+            uint newProd = Index(InProd);
+            int written = (int)(newProd - prod);
+            Assert.InRange(written, 0, room);
+            Assert.Equal(cons, Index(InCons)); // the backend never moves the consumer
+            Assert.True(_memory.TryGetSpan(Ring + In, InSize, out var inRingBytes));
+            for (int i = 0; i < written; i++)
+                Assert.Equal(stream[inRing + i], inRingBytes[(int)((prod + (uint)i) & (InSize - 1))]);
+            inRing += written;
+            Assert.Equal(offered - inRing, _backend.PendingInput);
+            Assert.True(_backend.PendingInput <= _backend.InputQueueCapacity);
+        }
+        Assert.Equal(outBefore, outRing.ToArray());
+        Assert.Equal(77u, Index(OutCons));
+        Assert.Equal(tailBefore, tail.ToArray());
+    }
+
+    /// <summary>What a guest's console driver does with input: copy in[in_cons..in_prod), then publish in_cons.</summary>
+    private byte[] GuestRead(int maxBytes = int.MaxValue)
+    {
+        uint cons = Index(InCons), prod = Index(InProd);
+        int n = (int)Math.Min(prod - cons, (uint)maxBytes);
+        var data = new byte[n];
+        for (int i = 0; i < n; i++)
+            Assert.True(_memory.TryRead(Ring + In + ((cons + (uint)i) & (InSize - 1)), out data[i]));
+        SetIndex(InCons, cons + (uint)n);
+        return data;
     }
 
     [Fact]
@@ -203,7 +342,13 @@ public sealed class PvConsoleBackendTests : IDisposable
     {
         using var _ = Attach();
         GuestWrite("pending");
+        _backend.WriteInput(Pattern(InSize + 5)); // 5 bytes wait
+        SetIndex(InCons, InSize);
         _backend.Detach();
+        Assert.Equal(0, _backend.PendingInput); // dropped with the console
+        Assert.Equal((uint)InSize, Index(InProd));
+        SetIndex(InProd, 0);
+        SetIndex(InCons, 0);
         _backend.Drain();
         Assert.Empty(_received);
         Assert.Equal(0u, Index(OutCons));

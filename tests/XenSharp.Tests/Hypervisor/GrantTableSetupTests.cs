@@ -517,15 +517,25 @@ public class GrantTableSetupTests
     }
 
     [Theory]
-    [InlineData(TestDomain.RamSize >> 12)]
     [InlineData(0x7FFF_0000UL)]
     [InlineData(ulong.MaxValue)]
     [InlineData(1UL << 52)]
-    public void Placing_a_grant_frame_outside_ram_is_einval(ulong gpfn)
+    [InlineData(0xFEE00UL)]
+    public void Placing_a_grant_frame_beyond_the_address_width_or_over_the_apic_is_einval(ulong gpfn)
     {
         using var t = new TestDomain();
         Assert.Equal(-XenErrno.EINVAL, Gnt.Place(t.Domain, 0, gpfn));
         Assert.Equal(Gnt.InvalidGfn, t.Domain.Grants.SharedFrameGfn(0));
+    }
+
+    [Fact]
+    public void A_grant_frame_placed_in_a_hole_after_ram_is_backed_and_holds_the_entries()
+    {
+        using var t = new TestDomain();
+        ulong gpfn = TestDomain.RamSize >> 12; // where GRUB puts it
+        Assert.Equal(0, Gnt.Place(t.Domain, 0, gpfn));
+        Assert.Equal(gpfn, t.Domain.Grants.SharedFrameGfn(0));
+        Assert.True(t.Domain.Memory.Contains(gpfn << 12, 4096));
     }
 
     [Fact]

@@ -217,15 +217,41 @@ public class MemoryOpHypercallTests
     }
 
     [Theory]
-    [InlineData(TestDomain.RamSize >> 12)]   // first frame after RAM
-    [InlineData(0x7FFF_0000UL)]
+    [InlineData(0x7FFF_0000UL)]              // beyond the 39 physical-address bits
     [InlineData(ulong.MaxValue)]
     [InlineData(1UL << 52)]
-    public void Shared_info_at_a_frame_outside_ram_gets_einval(ulong gpfn)
+    [InlineData(0xFEE00UL)]                  // the local APIC's page
+    [InlineData(0xFEC00UL)]                  // the I/O APIC window
+    public void Shared_info_beyond_the_address_width_or_over_the_apic_gets_einval(ulong gpfn)
     {
         using var t = new TestDomain();
         Assert.Equal(-XenErrno.EINVAL, AddToPhysmap64(t, DomIdSelf, 0, 0, gpfn));
         Assert.Equal(0UL, t.Domain.SharedInfoAddress);
+    }
+
+    [Fact]
+    public void Shared_info_in_a_hole_of_the_memory_map_gets_a_page_there_as_grub_places_it()
+    {
+        using var t = new TestDomain();
+        ulong gpfn = TestDomain.RamSize >> 12; // the first frame after RAM: GRUB's choice
+        Assert.False(t.Domain.Memory.Contains(gpfn << 12, 4096));
+        Assert.Equal(0, AddToPhysmap64(t, DomIdSelf, 0, 0, gpfn));
+        Assert.Equal(gpfn << 12, t.Domain.SharedInfoAddress);
+        Assert.True(t.Domain.Memory.Contains(gpfn << 12, 4096));
+        Assert.False(t.Domain.Memory.Contains((gpfn + 1) << 12, 1)); // one page, no more
+        AssertFreshSharedInfo(t, gpfn << 12, 1, is32Bit: false);
+    }
+
+    [Fact]
+    public void Frames_placed_outside_ram_are_bounded_per_domain()
+    {
+        using var t = new TestDomain();
+        int limit = 2 * t.Domain.Grants.MaxFrames + 8;
+        ulong first = (TestDomain.RamSize >> 12) + 16;
+        for (int i = 0; i < limit; i++)
+            Assert.Equal(0, AddToPhysmap64(t, DomIdSelf, 0, 0, first + (ulong)i));
+        Assert.Equal(-XenErrno.EINVAL, AddToPhysmap64(t, DomIdSelf, 0, 0, first + (ulong)limit));
+        Assert.False(t.Domain.Memory.Contains((first + (ulong)limit) << 12, 4096));
     }
 
     [Fact]

@@ -24,8 +24,9 @@ public sealed class ParameterRegistryTests
         Assert.Equal(Environment.ProcessorCount, r.Get<int>("maxcpus"));
         Assert.Equal("socket", r.GetText("credit2_runqueue"));
         Assert.Equal(10, r.Get<int>("credit2_cap_period_ms"));
-        Assert.Equal(["conring_size", "credit2_cap_period_ms", "credit2_runqueue", "gnttab_max_frames", "loglvl", "max_event_channels", "maxcpus", "sched", "xenstore_quota"], r.Definitions.Select(d => d.Name));
-        string[] bootOnly = ["conring_size", "credit2_cap_period_ms", "credit2_runqueue", "maxcpus", "sched"];
+        Assert.Equal("auto", r.GetText("accel"));
+        Assert.Equal(["accel", "conring_size", "credit2_cap_period_ms", "credit2_runqueue", "gnttab_max_frames", "loglvl", "max_event_channels", "maxcpus", "sched", "xenstore_quota"], r.Definitions.Select(d => d.Name));
+        string[] bootOnly = ["accel", "conring_size", "credit2_cap_period_ms", "credit2_runqueue", "maxcpus", "sched"];
         Assert.All(bootOnly, n => Assert.False(r.Find(n)!.Live));
         Assert.True(r.Definitions.Where(d => !bootOnly.Contains(d.Name)).All(d => d.Live));
     }
@@ -63,8 +64,9 @@ public sealed class ParameterRegistryTests
     [InlineData("xenstore_quota=nodes", "xenstore_quota: bad value \"nodes\" (accepted: NAME=N[,NAME=N...]")]
     [InlineData("xenstore_quota=bogus=1", "xenstore_quota: bad value \"bogus=1\"")]
     [InlineData("xenstore_quota=nodes=-3", "xenstore_quota: bad value \"nodes=-3\"")]
-    [InlineData("frobnicate=1", "unknown parameter \"frobnicate\" (known: conring_size, credit2_cap_period_ms, credit2_runqueue, gnttab_max_frames, loglvl, max_event_channels, maxcpus, sched, xenstore_quota)")]
+    [InlineData("frobnicate=1", "unknown parameter \"frobnicate\" (known: accel, conring_size, credit2_cap_period_ms, credit2_runqueue, gnttab_max_frames, loglvl, max_event_channels, maxcpus, sched, xenstore_quota)")]
     [InlineData("sched=credit", "sched can only be set at boot")]
+    [InlineData("accel=kvm", "accel can only be set at boot")]
     [InlineData("credit2_runqueue=core", "credit2_runqueue can only be set at boot")]
     [InlineData("loglvl", "\"loglvl\" is not NAME=VALUE")]
     [InlineData("=3", "\"=3\" is not NAME=VALUE")]

@@ -16,6 +16,9 @@ public sealed class SupportMdTests
     private static readonly Dictionary<string, string[]> TestsOfSupportedFeatures = new(StringComparer.Ordinal)
     {
         ["x86-64 host with Linux KVM"] = ["KvmAcceleratorTests", "DemoTests"],
+        ["x86-64 host without KVM (software x86 CPU)"] = ["SoftX86VcpuTests", "ArithmeticTests", "DifferentialAluTests", "PagingTests", "TrapTests", "DemoTests"],
+        ["PV block devices (blkback)"] = ["BlockBackendTests", "VbdBackendTests", "XenbusBackendStateMachineTests", "DiskSpecParserTests", "BlockDeviceTests"],
+        ["GRUB2 for Xen PVH (pvgrub2)"] = ["GrubTests"],
         ["PVH guests"] = ["PvhKernelLoaderTests", "PvhStartInfoBuilderTests", "DemoTests"],
         ["Hypercall page and CPUID leaves"] = ["HypercallPageTests", "CpuidPolicyTests"],
         ["Hypercalls, xen_version"] = ["XenVersionHypercallTests"],
@@ -44,7 +47,7 @@ public sealed class SupportMdTests
         ["Domain lifecycle actions"] = ["LifecycleTests", "CrashTests", "CoreDumpTests"],
         ["Core dumps"] = ["CoreDumpTests"],
         ["XenStore"] = ["XenStoreTests", "XenStoreGuestTests", "TransactionTests", "WatchTests"],
-        ["PV console"] = ["PvConsoleBackendTests", "DemoTests"],
+        ["PV console"] = ["PvConsoleBackendTests", "ConsoleProtocolTests", "ConsoleTests", "DemoTests"],
         ["Hypervisor console log"] = ["ConsoleIoHypercallTests", "DemoTests"],
     };
 
