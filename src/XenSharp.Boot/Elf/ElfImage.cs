@@ -4,7 +4,8 @@ using System.Text;
 namespace XenSharp.Boot.Elf;
 
 /// <summary>
-/// A parsed little-endian x86 ELF executable (ELF32 or ELF64): its class, machine, entry,
+/// A parsed little-endian ELF executable: x86 (ELF32 or ELF64) or, through
+/// <see cref="Parse(ReadOnlyMemory{byte}, string, ElfTarget)"/>, AArch64 (ELF64): its class, machine, entry,
 /// PT_LOAD segments and notes. Every offset and size read from the file is bounds-checked;
 /// a malformed file gives a <see cref="BootException"/> that names the path and the problem.
 /// </summary>
@@ -14,6 +15,10 @@ public sealed class ElfImage
     public const ushort MachineI386 = 3;
     /// <summary>EM_X86_64.</summary>
     public const ushort MachineX86_64 = 62;
+    /// <summary>EM_ARM (AArch32).</summary>
+    public const ushort MachineArm = 40;
+    /// <summary>EM_AARCH64.</summary>
+    public const ushort MachineAArch64 = 183;
     /// <summary>ET_EXEC.</summary>
     public const ushort TypeExecutable = 2;
     /// <summary>ET_DYN.</summary>
@@ -38,7 +43,7 @@ public sealed class ElfImage
     /// <summary>ELF32 or ELF64.</summary>
     public ElfClass Class { get; }
 
-    /// <summary>e_machine (<see cref="MachineI386"/> or <see cref="MachineX86_64"/>).</summary>
+    /// <summary>e_machine (<see cref="MachineI386"/>, <see cref="MachineX86_64"/> or <see cref="MachineAArch64"/>).</summary>
     public ushort Machine { get; }
 
     /// <summary>e_type (<see cref="TypeExecutable"/> or <see cref="TypeSharedObject"/>).</summary>
@@ -79,8 +84,18 @@ public sealed class ElfImage
 
     /// <summary>Parses an ELF executable; <paramref name="path"/> is only used in error messages.</summary>
     /// <exception cref="BootException">the bytes are not a well-formed little-endian x86 ELF executable.</exception>
-    public static ElfImage Parse(ReadOnlyMemory<byte> bytes, string path)
+    public static ElfImage Parse(ReadOnlyMemory<byte> bytes, string path) => Parse(bytes, path, ElfTarget.X86);
+
+    /// <summary>
+    /// Parses an ELF executable for the builder of <paramref name="target"/>: x86 takes EM_386 and
+    /// EM_X86_64 (ELF32 or ELF64), Arm64 takes EM_AARCH64 (ELF64 only). A kernel of the other
+    /// architecture is rejected with a message naming the file and both machines.
+    /// </summary>
+    /// <exception cref="BootException">the bytes are not a well-formed little-endian ELF executable for <paramref name="target"/>.</exception>
+    public static ElfImage Parse(ReadOnlyMemory<byte> bytes, string path, ElfTarget target)
     {
+        bool arm = target == ElfTarget.Arm64;
+        string accepted = arm ? "AArch64 ELF64" : "x86 ELF32/ELF64";
         ReadOnlySpan<byte> file = bytes.Span;
         if (!HasElfMagic(file))
             throw Fail(path, "not an ELF file (bad magic)");
@@ -89,15 +104,15 @@ public sealed class ElfImage
 
         byte cls = file[4];
         if (cls != (byte)ElfClass.Elf32 && cls != (byte)ElfClass.Elf64)
-            throw Fail(path, $"unsupported ELF class {cls} (XenSharp loads x86 ELF32/ELF64)");
+            throw Fail(path, $"unsupported ELF class {cls} (XenSharp loads {accepted})");
         var elfClass = (ElfClass)cls;
         bool is64 = elfClass == ElfClass.Elf64;
 
         byte data = file[5];
         if (data != 1)
             throw Fail(path, data == 2
-                ? "big-endian ELF file (XenSharp loads little-endian x86 ELF32/ELF64)"
-                : $"unsupported ELF data encoding {data} (XenSharp loads little-endian x86 ELF32/ELF64)");
+                ? $"big-endian ELF file (XenSharp loads little-endian {accepted})"
+                : $"unsupported ELF data encoding {data} (XenSharp loads little-endian {accepted})");
 
         int headerSize = is64 ? Elf64HeaderSize : Elf32HeaderSize;
         if (file.Length < headerSize)
@@ -105,8 +120,19 @@ public sealed class ElfImage
 
         ushort type = U16(file, 16);
         ushort machine = U16(file, 18);
-        if (machine != MachineI386 && machine != MachineX86_64)
-            throw Fail(path, $"unsupported ELF machine {machine} (XenSharp loads x86 ELF32/ELF64)");
+        if (arm)
+        {
+            if (machine is MachineI386 or MachineX86_64)
+                throw Fail(path, $"ELF machine {machine} ({MachineName(machine)}) is an x86 kernel, but this is an ARM domain (the ARM builder loads AArch64 ELF64 or an arm64 Image)");
+            if (machine != MachineAArch64)
+                throw Fail(path, $"unsupported ELF machine {machine}{NameSuffix(machine)} (XenSharp loads {accepted})");
+            if (!is64)
+                throw Fail(path, "ELF32 AArch64 (ILP32) file; XenSharp's ARM builder loads AArch64 ELF64");
+        }
+        else if (machine == MachineAArch64)
+            throw Fail(path, $"ELF machine {machine} ({MachineName(machine)}) is an ARM kernel, but this is an x86 domain (XenSharp loads {accepted} here)");
+        else if (machine != MachineI386 && machine != MachineX86_64)
+            throw Fail(path, $"unsupported ELF machine {machine} (XenSharp loads {accepted})");
         if (type != TypeExecutable && type != TypeSharedObject)
             throw Fail(path, $"not an executable (ELF type {type}; expected ET_EXEC or ET_DYN)");
 
@@ -245,6 +271,18 @@ public sealed class ElfImage
             pos = (int)next;
         }
     }
+
+    /// <summary>A readable name for an e_machine value XenSharp knows, or null.</summary>
+    public static string? MachineName(ushort machine) => machine switch
+    {
+        MachineI386 => "i386",
+        MachineX86_64 => "x86-64",
+        MachineArm => "ARM",
+        MachineAArch64 => "AArch64",
+        _ => null,
+    };
+
+    private static string NameSuffix(ushort machine) => MachineName(machine) is { } name ? $" ({name})" : "";
 
     private static ulong AlignUp(ulong value, ulong align) => (value + align - 1) & ~(align - 1);
 
