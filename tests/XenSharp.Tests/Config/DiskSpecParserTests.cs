@@ -55,15 +55,15 @@ public class DiskSpecParserTests
     }
 
     [Theory]
-    [InlineData("/root/image.iso,,hdc,cdrom")]
-    [InlineData("/root/image.iso,,hdc,,cdrom")]
-    [InlineData("/root/image.iso,raw,hdc,devtype=cdrom")]
-    [InlineData("format=raw, vdev=hdc, access=ro, devtype=cdrom, target=/root/image.iso")]
-    [InlineData("raw:/root/image.iso,hdc:cdrom,ro")]
+    [InlineData("/srv/images/image.iso,,hdc,cdrom")]
+    [InlineData("/srv/images/image.iso,,hdc,,cdrom")]
+    [InlineData("/srv/images/image.iso,raw,hdc,devtype=cdrom")]
+    [InlineData("format=raw, vdev=hdc, access=ro, devtype=cdrom, target=/srv/images/image.iso")]
+    [InlineData("raw:/srv/images/image.iso,hdc:cdrom,ro")]
     public void Cdrom_forms_are_equivalent_and_read_only(string entry)
     {
         var d = One(entry);
-        Assert.Equal("/root/image.iso", d.Target);
+        Assert.Equal("/srv/images/image.iso", d.Target);
         Assert.Equal(DiskDeviceType.Cdrom, d.DeviceType);
         Assert.True(d.ReadOnly);
         Assert.Equal(22 << 8, d.VirtualDevice);
