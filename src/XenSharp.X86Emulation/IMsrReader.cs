@@ -13,7 +13,7 @@ public interface IMsrReader
 }
 
 /// <summary>A plain settable <see cref="IMsrReader"/> (tests, or a caller that snapshots MSRs).</summary>
-public sealed class MsrValues : IMsrReader
+public class MsrValues : IMsrReader
 {
     public ulong Star { get; set; }
     public ulong Lstar { get; set; }

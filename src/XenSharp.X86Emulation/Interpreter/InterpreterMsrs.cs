@@ -5,7 +5,7 @@ namespace XenSharp.X86Emulation.Interpreter;
 /// <see cref="X86EmulationState.Special"/>). It is also the <see cref="IMsrReader"/> the fast system
 /// calls (SYSCALL/SYSRET/SYSENTER/SYSEXIT) read.
 /// </summary>
-public sealed class InterpreterMsrs : IMsrReader
+public sealed class InterpreterMsrs : MsrValues
 {
     public const uint Tsc = 0x10, ApicBase = 0x1B, MtrrCap = 0xFE, SysenterCsIndex = 0x174, SysenterEspIndex = 0x175,
         SysenterEipIndex = 0x176, MiscEnableIndex = 0x1A0, PatIndex = 0x277, MtrrDefTypeIndex = 0x2FF,
@@ -13,13 +13,6 @@ public sealed class InterpreterMsrs : IMsrReader
         SfmaskIndex = 0xC0000084, FsBase = 0xC0000100, GsBase = 0xC0000101, KernelGsBaseIndex = 0xC0000102,
         TscAuxIndex = 0xC0000103;
 
-    public ulong Star { get; set; }
-    public ulong Lstar { get; set; }
-    public ulong Cstar { get; set; }
-    public ulong Sfmask { get; set; }
-    public ulong SysenterCs { get; set; }
-    public ulong SysenterEsp { get; set; }
-    public ulong SysenterEip { get; set; }
     public ulong KernelGsBase { get; set; }
     /// <summary>IA32_PAT, power-on value.</summary>
     public ulong Pat { get; set; } = 0x0007_0406_0007_0406;
