@@ -10,9 +10,10 @@ namespace XenSharp.SoftX86;
 /// One vCPU of the software CPU. <see cref="Run"/> executes guest instructions in the
 /// interpreter, in slices of at most <see cref="SliceInstructions"/>, until one needs the
 /// hypervisor (port I/O, MMIO, an MSR the interpreter leaves to us, HLT, a triple fault) or
-/// <see cref="Kick"/> asks it to return. Between slices it delivers the interrupt queued with
-/// <see cref="QueueInterrupt"/> as soon as the guest can take it (IF set, no interrupt shadow),
-/// so no interrupt-window exit is ever needed. The guest's TSC is the host's (offset 0).
+/// <see cref="Kick"/> asks it to return (checked between slices). An interrupt queued with
+/// <see cref="QueueInterrupt"/> is delivered at entry when the guest can take it, else the
+/// interpreter stops at the instruction boundary where it becomes takeable and Run returns an
+/// interrupt-window exit (see <see cref="Run"/>). The guest's TSC is the host's (offset 0).
 /// Everything but Kick runs on the vCPU's own thread.
 /// </summary>
 public sealed class SoftX86Vcpu : IVcpu
