@@ -5,6 +5,7 @@
  * %ebx = the multiboot information structure.  There is no hvm_start_info:
  * the guest finds Xen through CPUID and its console through HVM parameters.
  */
+#include "clear-bss.h"
 #define MULTIBOOT_MAGIC 0x1BADB002
 #define MULTIBOOT_FLAGS 0
 
@@ -22,12 +23,7 @@ _start:
     cli
     cld
     mov     %eax, %edx              /* the loader's magic */
-    mov     $__bss_start, %edi
-    mov     $__bss_end, %ecx
-    sub     %edi, %ecx
-    shr     $2, %ecx
-    xor     %eax, %eax
-    rep stosl
+    CLEAR_BSS
     mov     $boot_stack_top, %esp
     push    %ebx                    /* multiboot information */
     push    %edx                    /* magic */

@@ -4,6 +4,7 @@
  * instruction snippets trap64-test.c checks (…_insn labels mark faulting
  * instructions, …_next where a handler resumes).
  */
+#include "clear-bss.h"
 #define SEL_KCODE  0x08         /* keep in sync with trap64-test.c */
 #define SEL_KDATA  0x10
 #define SEL_UDATA  0x23
@@ -27,12 +28,7 @@ _start:
     cli
     cld
     mov     %ebx, %esi                  /* struct hvm_start_info */
-    mov     $__bss_start, %edi
-    mov     $__bss_end, %ecx
-    sub     %edi, %ecx
-    shr     $2, %ecx
-    xor     %eax, %eax
-    rep stosl
+    CLEAR_BSS
     mov     %esi, start_info_addr
     mov     $boot_stack_top, %esp
 

@@ -3,6 +3,7 @@
  * paging and interrupts off; %ebx holds the guest-physical address of
  * struct hvm_start_info.
  */
+#include "clear-bss.h"
     .section .text.entry, "ax"
     .code32
     .globl _start
@@ -11,12 +12,7 @@ _start:
     cli
     cld
     /* Clear .bss (the boot stack lives there too); keep %ebx. */
-    mov     $__bss_start, %edi
-    mov     $__bss_end, %ecx
-    sub     %edi, %ecx
-    shr     $2, %ecx
-    xor     %eax, %eax
-    rep stosl
+    CLEAR_BSS
     mov     $boot_stack_top, %esp
     push    %ebx
     call    c_start

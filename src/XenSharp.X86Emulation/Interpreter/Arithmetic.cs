@@ -332,7 +332,7 @@ public sealed partial class X86Interpreter
             long signedOffset = (long)Flags.SignExtend(offset, size);
             extra = (ulong)((signedOffset >> BitOperations.Log2((uint)bits)) * size);
         }
-        ulong linear = Linear(SegmentOf(i.MemorySegment), EffectiveAddress(i, extra), size, op is not null);
+        ulong linear = Linear(OperandAccess.Segment(i.MemorySegment), EffectiveAddress(i, extra), size, op is not null);
         if (op is RmwOp rmw)
         {
             if (i.HasLockPrefix) { AtomicRmw(linear, size, rmw, (ulong)bit, out _); return; }

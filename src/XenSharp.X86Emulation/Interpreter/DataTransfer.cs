@@ -18,7 +18,7 @@ public sealed partial class X86Interpreter
                 if (dst.IsSegmentRegister())
                 {
                     ushort selector = (ushort)ReadOperand(i, 1, 2);
-                    SegmentRegister seg = SegmentOf(dst);
+                    SegmentRegister seg = OperandAccess.Segment(dst);
                     if (seg == SegmentRegister.Cs) throw GuestFaultException.Ud();
                     LoadSegment(seg, selector);
                     if (seg == SegmentRegister.Ss) _state.InterruptShadow = true;
@@ -33,7 +33,7 @@ public sealed partial class X86Interpreter
                 Register src = i.Op1Register;
                 if (RegisterTable.Kind[(int)src] == RegisterTable.None)
                 {
-                    if (src.IsSegmentRegister()) { WriteReg(dst, _state.Special.Get(SegmentOf(src)).Selector); return; }
+                    if (src.IsSegmentRegister()) { WriteReg(dst, _state.Special.Get(OperandAccess.Segment(src)).Selector); return; }
                     if (src.IsCR()) { WriteReg(dst, ReadControlRegister(src)); return; }
                     if (src.IsDR())
                     {
@@ -54,7 +54,7 @@ public sealed partial class X86Interpreter
         // Memory destination.
         if (i.Op1Kind == OpKind.Register && i.Op1Register.IsSegmentRegister())
         {
-            WriteLinear(MemoryLinear(i, 2, true), 2, _state.Special.Get(SegmentOf(i.Op1Register)).Selector);
+            WriteLinear(MemoryLinear(i, 2, true), 2, _state.Special.Get(OperandAccess.Segment(i.Op1Register)).Selector);
             return;
         }
         int memSize = i.MemorySize.GetSize();
@@ -113,7 +113,7 @@ public sealed partial class X86Interpreter
         {
             case OpKind.Register:
                 Register r = i.Op0Register;
-                value = r.IsSegmentRegister() ? _state.Special.Get(SegmentOf(r)).Selector : ReadReg(r);
+                value = r.IsSegmentRegister() ? _state.Special.Get(OperandAccess.Segment(r)).Selector : ReadReg(r);
                 break;
             case OpKind.Memory:
                 value = ReadLinear(MemoryLinear(i, size, false), size);
@@ -133,7 +133,7 @@ public sealed partial class X86Interpreter
             Register r = i.Op0Register;
             if (r.IsSegmentRegister())
             {
-                SegmentRegister seg = SegmentOf(r);
+                SegmentRegister seg = OperandAccess.Segment(r);
                 if (seg == SegmentRegister.Cs) throw GuestFaultException.Ud();
                 ushort selector = (ushort)Pop(size);
                 LoadSegment(seg, selector);

@@ -82,7 +82,7 @@ public sealed partial class X86Interpreter
         bool rep = i.HasRepePrefix || i.HasRepnePrefix;
         ulong count = rep ? regs.Rcx & amask : 1;
         if (count == 0) return;
-        ulong value = ReadLinear(Linear(SegmentOf(i.MemorySegment), regs.Rsi & amask, size, false), size);
+        ulong value = ReadLinear(Linear(OperandAccess.Segment(i.MemorySegment), regs.Rsi & amask, size, false), size);
         ulong delta = (regs.Rflags & X86Flags.DF) != 0 ? (ulong)(-size) : (ulong)size;
         SetIndex(ref regs.Rsi, regs.Rsi + delta, addressSize);
         if (rep)

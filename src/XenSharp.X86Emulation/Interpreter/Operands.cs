@@ -40,16 +40,6 @@ public sealed partial class X86Interpreter
         }
     }
 
-    private static SegmentRegister SegmentOf(Register r) => r switch
-    {
-        Register.ES => SegmentRegister.Es,
-        Register.CS => SegmentRegister.Cs,
-        Register.SS => SegmentRegister.Ss,
-        Register.FS => SegmentRegister.Fs,
-        Register.GS => SegmentRegister.Gs,
-        _ => SegmentRegister.Ds,
-    };
-
     /// <summary>The address-size mask of the memory operand (from its base/index/displacement sizes).</summary>
     private ulong AddressMask(in Instruction i)
     {
@@ -80,7 +70,7 @@ public sealed partial class X86Interpreter
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong MemoryLinear(in Instruction i, int size, bool write, ulong extra = 0) =>
-        Linear(SegmentOf(i.MemorySegment), EffectiveAddress(i, extra), size, write);
+        Linear(OperandAccess.Segment(i.MemorySegment), EffectiveAddress(i, extra), size, write);
 
     /// <summary>Operand size in bytes of operand <paramref name="n"/> (register or memory).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

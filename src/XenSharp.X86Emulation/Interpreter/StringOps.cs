@@ -62,7 +62,7 @@ public sealed unsafe partial class X86Interpreter
         bool rep = i.HasRepePrefix || i.HasRepnePrefix;
         bool down = (regs.Rflags & X86Flags.DF) != 0;
         ulong delta = down ? (ulong)(-size) : (ulong)size;
-        SegmentRegister source = SegmentOf(i.MemorySegment);
+        SegmentRegister source = OperandAccess.Segment(i.MemorySegment);
         ulong count = rep ? regs.Rcx & amask : 1;
         if (count == 0) return;
 
