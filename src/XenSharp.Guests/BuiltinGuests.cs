@@ -10,6 +10,7 @@ public static class BuiltinGuests
     private static readonly Dictionary<string, Func<byte[]>> Guests = new()
     {
         ["demo"] = DemoGuest.BuildElf,
+        ["arm64-demo"] = Arm64.Arm64DemoGuest.BuildImage,
     };
 
     public static IEnumerable<string> Names => Guests.Keys;
@@ -17,7 +18,7 @@ public static class BuiltinGuests
     /// <summary>Whether a kernel path names a built-in guest.</summary>
     public static bool IsBuiltin(string kernel) => kernel.StartsWith(Scheme, StringComparison.Ordinal);
 
-    /// <summary>The ELF image of a built-in guest, or null when there is no such guest.</summary>
+    /// <summary>The kernel image of a built-in guest (an ELF, or an arm64 Image), or null when there is no such guest.</summary>
     public static byte[]? TryGet(string kernel) =>
         IsBuiltin(kernel) && Guests.TryGetValue(kernel[Scheme.Length..], out var build) ? build() : null;
 }

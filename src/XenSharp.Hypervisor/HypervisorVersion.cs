@@ -9,6 +9,8 @@ public static class HypervisorVersion
     public const string Extra = ".0-xensharp";
     /// <summary>XENVER_capabilities: the guest ABIs this hypervisor runs.</summary>
     public const string Capabilities = "hvm-3.0-x86_32 hvm-3.0-x86_32p hvm-3.0-x86_64";
+    /// <summary>XENVER_capabilities for ARM guests, as Xen/ARM words it.</summary>
+    public const string ArmCapabilities = "xen-3.0-aarch64 xen-3.0-armv7l";
     public const string Changeset = "XenSharp";
     public static string Full => $"{Major}.{Minor}{Extra}";
     /// <summary>xen_version(XENVER_version) and CPUID leaf base+1 EAX.</summary>

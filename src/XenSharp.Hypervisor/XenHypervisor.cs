@@ -15,7 +15,17 @@ public sealed class XenHypervisor : IDisposable
     private readonly Dictionary<int, Domain> _domains = new();
     private int _nextDomainId = 1;
 
+    /// <summary>The accelerator that runs x86 guests (the one named at boot: KVM or soft-x86).</summary>
     public IAccelerator Accelerator { get; }
+
+    /// <summary>The accelerator that runs AArch64 guests, when there is one.</summary>
+    public IAccelerator? ArmAccelerator { get; init; }
+
+    /// <summary>The accelerator for guests of <paramref name="arch"/>; throws when this hypervisor has none.</summary>
+    public IAccelerator AcceleratorFor(GuestArchitecture arch) =>
+        arch == Accelerator.Architecture ? Accelerator
+        : arch == ArmAccelerator?.Architecture ? ArmAccelerator
+        : throw new NotSupportedException($"no accelerator for {arch} guests");
 
     /// <summary>Completes instructions the accelerator refuses (null: such an instruction crashes the domain).</summary>
     public IInstructionEmulator? InstructionEmulator { get; set; }
@@ -38,11 +48,13 @@ public sealed class XenHypervisor : IDisposable
     }
 
     /// <summary>Creates a paused domain with its memory and vCPUs; the caller builds and unpauses it.</summary>
-    public Domain CreateDomain(string name, Guid uuid, GuestMemory memory, int vcpus, ulong currentPages, ulong maxPages)
+    public Domain CreateDomain(string name, Guid uuid, GuestMemory memory, int vcpus, ulong currentPages, ulong maxPages,
+                               GuestArchitecture arch = GuestArchitecture.X86)
     {
+        var accelerator = AcceleratorFor(arch);
         int id;
         lock (_domains) id = _nextDomainId++;
-        var vm = Accelerator.CreateVirtualMachine(memory);
+        var vm = accelerator.CreateVirtualMachine(memory);
         Domain d;
         try
         {
@@ -54,7 +66,7 @@ public sealed class XenHypervisor : IDisposable
             throw;
         }
         lock (_domains) _domains.Add(id, d);
-        Log.Xen($"d{id}: created \"{name}\" with {vcpus} vCPU(s) and {memory.TotalSize >> 20} MiB");
+        Log.Xen($"d{id}: created \"{name}\"{(arch == GuestArchitecture.Arm64 ? " (AArch64)" : "")} with {vcpus} vCPU(s) and {memory.TotalSize >> 20} MiB");
         return d;
     }
 

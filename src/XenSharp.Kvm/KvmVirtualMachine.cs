@@ -7,7 +7,7 @@ using XenSharp.Kvm.Native;
 namespace XenSharp.Kvm;
 
 /// <summary>A KVM VM: its guest memory slots and the user-space MSR exits XenSharp relies on.</summary>
-internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
+internal sealed unsafe class KvmVirtualMachine : IX86VirtualMachine
 {
     private readonly KvmAccelerator _kvm;
     private readonly int _vmFd;

@@ -29,3 +29,6 @@ public sealed class TrapCollection : ICollectionFixture<XenSharpHost> { public c
 
 [CollectionDefinition(Name)]
 public sealed class ConsoleCollection : ICollectionFixture<XenSharpHost> { public const string Name = "console-echo guest"; }
+
+[CollectionDefinition(Name)]
+public sealed class ArmGuestCollection : ICollectionFixture<XenSharpHost> { public const string Name = "AArch64 guests"; }

@@ -51,6 +51,15 @@ public sealed class XenSharpHost : IDisposable
         return path;
     }
 
+    /// <summary>An AArch64 test guest built by `make -C guests` (guests/arm64/build/NAME.elf).</summary>
+    public static string ArmGuest(string name)
+    {
+        string path = Path.Combine(RepoRoot, "guests", "arm64", "build", name + ".elf");
+        if (!File.Exists(path))
+            throw new InvalidOperationException($"test guest {path} is missing: the test build runs `make -C guests` (which needs gcc-aarch64-linux-gnu); run it by hand to see why it failed");
+        return path;
+    }
+
     /// <summary>Runs <c>xl ARGS</c> to completion (at most <see cref="DefaultTimeout"/>).</summary>
     public XlResult Xl(params string[] args) => Xl(DefaultTimeout, args);
 

@@ -17,7 +17,7 @@ namespace XenSharp.Devices.Console;
 /// ring is also drained on a timer and at shutdown, so output from a guest that never
 /// notifies is not lost.
 /// </summary>
-public sealed class PvConsoleBackend
+public sealed class PvConsoleBackend : IConsoleBackend
 {
     private readonly GuestMemory _memory;
     private readonly ulong _ring;

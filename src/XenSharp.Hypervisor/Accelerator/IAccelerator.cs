@@ -4,13 +4,17 @@ using XenSharp.Hypervisor.Memory;
 namespace XenSharp.Hypervisor.Accelerator;
 
 /// <summary>
-/// What runs guest code: KVM today, XenSharp's own CPUs later. The hypervisor core speaks only
-/// to these interfaces.
+/// What runs guest code: KVM, or XenSharp's own x86 and AArch64 CPUs. The hypervisor core speaks
+/// only to these interfaces. An accelerator runs guests of one <see cref="Architecture"/>; its
+/// virtual machines are <see cref="IX86VirtualMachine"/> or <see cref="IArmVirtualMachine"/>.
 /// </summary>
 public interface IAccelerator
 {
     /// <summary>Short name for logs and `xl info` ("kvm").</summary>
     string Name { get; }
+
+    /// <summary>The guests' instruction set.</summary>
+    GuestArchitecture Architecture => GuestArchitecture.X86;
 
     /// <summary>The CPUID leaves this accelerator can give a guest (the host's, filtered).</summary>
     ReadOnlySpan<CpuidEntry> SupportedCpuid { get; }
@@ -21,6 +25,11 @@ public interface IAccelerator
 
 /// <summary>One guest's address space and its vCPUs.</summary>
 public interface IVirtualMachine : IDisposable
+{
+}
+
+/// <summary>An x86 guest's address space; its vCPUs are created one by one with their CPUID.</summary>
+public interface IX86VirtualMachine : IVirtualMachine
 {
     /// <summary>Creates vCPU number <paramref name="index"/> with the given CPUID table.</summary>
     IVcpu CreateVcpu(int index, ReadOnlySpan<CpuidEntry> cpuid);

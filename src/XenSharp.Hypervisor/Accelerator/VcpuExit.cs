@@ -7,7 +7,7 @@ public enum VcpuExitKind
     Io,
     /// <summary>An access to guest-physical memory that is not RAM (Address, Size, IsWrite, Data).</summary>
     Mmio,
-    /// <summary>The guest executed HLT.</summary>
+    /// <summary>The guest executed HLT (x86) or WFI with no interrupt pending (ARM).</summary>
     Halt,
     /// <summary>The guest triple-faulted (or otherwise shut the CPU down).</summary>
     Shutdown,
@@ -23,6 +23,10 @@ public enum VcpuExitKind
     Interrupted,
     /// <summary>The guest can take an interrupt now (requested with RequestInterruptWindow).</summary>
     InterruptWindow,
+    /// <summary>A Xen hypercall through the architecture's own instruction (ARM: HVC #0xEA1); registers hold the number and arguments.</summary>
+    Hypercall,
+    /// <summary>A PSCI / SMCCC call (ARM: HVC #0 or SMC #0); the function id is in x0.</summary>
+    Psci,
     /// <summary>Anything else; Detail names the raw reason.</summary>
     Other,
 }

@@ -24,6 +24,8 @@ public sealed class Domain : IDisposable
 
     public int Id { get; }
     public string Name { get; set; }
+    /// <summary>The guest's instruction set (from the accelerator that runs it): it picks ABI layouts such as vcpu_info's size.</summary>
+    public GuestArchitecture Architecture { get; }
     public Guid Uuid { get; }
     public GuestMemory Memory { get; }
     public XenHypervisor Hypervisor { get; }
@@ -56,13 +58,15 @@ public sealed class Domain : IDisposable
     /// a gfn in a hole of the memory map gets a fresh page, as Xen maps its own page at any gfn
     /// the guest names. Bounded per domain (two per grant frame, a few more), so a hostile guest
     /// cannot make the host allocate without limit; the APIC window and addresses beyond the
-    /// physical-address width are refused.
+    /// physical-address width are refused, and on ARM everything below the grant-table window (the
+    /// GIC, ITS, UART and other device windows).
     /// </summary>
     public bool EnsureFrameBacked(ulong gpa)
     {
         if ((gpa & 0xFFF) != 0) return false;
         if (Memory.Contains(gpa, 4096)) return true;
         if (gpa >= PhysicalAddressLimit || (gpa < ApicWindowEnd && gpa + 4096 > ApicWindowStart)) return false;
+        if (Architecture == GuestArchitecture.Arm64 && gpa < Abi.Arm.ArmGuestLayout.GrantTableBase) return false; // ARM's device windows
         int limit = 2 * Grants.MaxFrames + 8;
         if (Interlocked.Increment(ref _framesOutsideRam) > limit || !Memory.TryAddRegion(gpa, 4096, out _))
         {
@@ -149,8 +153,23 @@ public sealed class Domain : IDisposable
         _vcpus = new Vcpu[vcpuCount];
         try
         {
-            for (int i = 0; i < vcpuCount; i++)
-                _vcpus[i] = new Vcpu(this, i, vm.CreateVcpu(i, CpuidPolicy.ForVcpu(hypervisor.Accelerator.SupportedCpuid, id, i)));
+            switch (vm)
+            {
+                case IX86VirtualMachine x86:
+                    Architecture = GuestArchitecture.X86;
+                    var accelerator = hypervisor.AcceleratorFor(GuestArchitecture.X86);
+                    for (int i = 0; i < vcpuCount; i++)
+                        _vcpus[i] = new Vcpu(this, i, x86.CreateVcpu(i, CpuidPolicy.ForVcpu(accelerator.SupportedCpuid, id, i)));
+                    break;
+                case IArmVirtualMachine arm:
+                    Architecture = GuestArchitecture.Arm64;
+                    var cpus = arm.CreateVcpus(vcpuCount);
+                    for (int i = 0; i < vcpuCount; i++)
+                        _vcpus[i] = new Vcpu(this, i, cpus[i]);
+                    break;
+                default:
+                    throw new ArgumentException($"unknown kind of virtual machine {vm.GetType().Name}", nameof(vm));
+            }
         }
         catch
         {
@@ -164,6 +183,9 @@ public sealed class Domain : IDisposable
     }
 
     public IReadOnlyList<Vcpu> Vcpus => _vcpus;
+
+    /// <summary>The accelerator's machine this domain runs on (ARM platform devices are attached to it).</summary>
+    public IVirtualMachine Machine => _vm;
 
     /// <summary>Total guest CPU time of all vCPUs.</summary>
     public TimeSpan CpuTime

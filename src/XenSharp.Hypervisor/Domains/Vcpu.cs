@@ -13,11 +13,16 @@ namespace XenSharp.Hypervisor.Domains;
 /// (an OUT to <see cref="HypercallPage.Port"/> from a stub in the hypercall page), the
 /// hypercall-page MSR, the 0xE9 debug port, HLT (the vCPU blocks until woken), triple faults
 /// and emulation failures (the domain crashes). Exit handling allocates nothing.
-/// Until the scheduler lands, each online vCPU has a host thread of its own.
+/// Each online vCPU has a host thread of its own (with a scheduler, it runs while it holds a pCPU).
+/// The architecture-neutral part (thread, scheduling, pause, timers, poll, block) is here with the
+/// x86 exits; an AArch64 vCPU's entry and exits are in <c>Vcpu.Arm.cs</c>.
 /// </summary>
-public sealed class Vcpu : IDisposable
+public sealed partial class Vcpu : IDisposable
 {
-    private readonly IVcpu _cpu;
+    private readonly IVcpu? _x86;
+
+    /// <summary>The x86 accelerator vCPU (every caller is on an x86 path).</summary>
+    private IVcpu _cpu => _x86 ?? throw new InvalidOperationException($"vCPU {Index} of d{Domain.Id} is not an x86 vCPU");
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly ManualResetEventSlim _resume = new(true);
     private Thread? _thread;
@@ -51,13 +56,20 @@ public sealed class Vcpu : IDisposable
     public ulong VcpuInfoGuestAddress =>
         VcpuInfoAddress != 0 ? VcpuInfoAddress
         : Domain.SharedInfoAddress != 0 && Index < Hypercalls.SharedInfoPage.MaxLegacyVcpus
-            ? Domain.SharedInfoAddress + (ulong)(Index * Hypercalls.SharedInfoPage.VcpuInfoSize) : 0;
+            ? Domain.SharedInfoAddress + (ulong)(Index * Hypercalls.SharedInfoPage.VcpuInfoSizeOf(Domain.Architecture)) : 0;
 
     /// <summary>An event became pending for this vCPU: wake it if blocked, and make a running one look.</summary>
     public void NotifyEvent()
     {
         _wake.Set();
-        _cpu.Kick();
+        KickCpu();
+    }
+
+    /// <summary>Makes the accelerator return from the guest promptly (any thread).</summary>
+    private void KickCpu()
+    {
+        if (_arm is not null) _arm.Kick();
+        else _x86!.Kick();
     }
 
     /// <summary>This vCPU's emulated local APIC (xAPIC page at its base, x2APIC and TSC-deadline MSRs, APIC timer).</summary>
@@ -143,10 +155,11 @@ public sealed class Vcpu : IDisposable
     /// <summary>
     /// Writes this vCPU's vcpu_time_info (in its vcpu_info) from the host TSC: the guest TSC at
     /// this moment, the domain's system time, and the TSC-to-ns scale. Does nothing while the
-    /// vCPU has no vcpu_info.
+    /// vCPU has no vcpu_info, and on ARM (whose guests read the generic timer's counter).
     /// </summary>
     public void UpdateTime()
     {
+        if (_arm is not null) return; // ARM guests keep time with the generic timer
         ulong info = VcpuInfoGuestAddress;
         if (info == 0 || !Domain.Memory.TryGetSpan(info + Time.PvClock.VcpuInfoTimeOffset, Time.PvClock.Size, out var time)) return;
         lock (_timeLock)
@@ -260,7 +273,8 @@ public sealed class Vcpu : IDisposable
     internal bool EventsNeedDelivery()
     {
         ulong info = VcpuInfoGuestAddress;
-        return info != 0 && Domain.Memory.TryRead(info, out ushort pendingAndMask) && (pendingAndMask & 0xFF) != 0 && (pendingAndMask >> 8) == 0;
+        return info != 0 && Domain.Memory.TryRead(info, out ushort pendingAndMask) && (pendingAndMask & 0xFF) != 0
+            && ((pendingAndMask >> 8) == 0 || !SharedInfoPage.HasUpcallMask(Domain.Architecture));
     }
 
     /// <summary>State to load at the next bring-up (builder or VCPUOP_initialise).</summary>
@@ -269,21 +283,28 @@ public sealed class Vcpu : IDisposable
     /// <summary>Whether VCPUOP_initialise (or the builder) gave this vCPU a context.</summary>
     public bool Initialised { get; set; }
 
-    internal Vcpu(Domain domain, int index, IVcpu cpu)
+    internal Vcpu(Domain domain, int index, IVcpu cpu) : this(domain, index, cpu.TscOffset)
+    {
+        _x86 = cpu;
+    }
+
+    private Vcpu(Domain domain, int index, long tscOffset)
     {
         Domain = domain;
         Index = index;
-        _cpu = cpu;
         if (domain.Sched is { } sd) Sched = new XenSharp.Scheduling.SchedVcpu(sd, index, Time.HostClock.NowNs()) { Owner = this }; // affinity: all
         SingleshotTimer = new Time.VcpuTimer(domain.Hypervisor.Timers, OnTimerExpired);
         PeriodicTimer = new Time.VcpuTimer(domain.Hypervisor.Timers, OnPeriodicTimerExpired);
         _pollTimer = new Time.VcpuTimer(domain.Hypervisor.Timers, () => { _pollTimedOut = true; _wake.Set(); });
         Apic = new XenSharp.Hypervisor.Apic.LocalApic(index, domain.Hypervisor.Timers,
-            i => i < Domain.Vcpus.Count ? Domain.Vcpus[i]?.Apic : null, () => Domain.Vcpus.Count, NotifyEvent) { TscOffset = cpu.TscOffset };
+            i => i < Domain.Vcpus.Count ? Domain.Vcpus[i]?.Apic : null, () => Domain.Vcpus.Count, NotifyEvent) { TscOffset = tscOffset };
     }
 
-    /// <summary>The accelerator vCPU (registers, kicks).</summary>
+    /// <summary>The x86 accelerator vCPU (registers, kicks); throws for an ARM vCPU (see <see cref="ArmCpu"/>).</summary>
     public IVcpu Cpu => _cpu;
+
+    /// <summary>Whether the guest translates addresses (x86 CR0.PG, ARM SCTLR_EL1.M): hypercall addresses are then virtual.</summary>
+    public bool GuestPagingEnabled => _arm is not null ? _arm.MmuEnabled : (_cpu.SpecialRegisters.Cr0 & X86SpecialRegisters.Cr0Pg) != 0;
 
     /// <summary>Guest time this vCPU has spent running.</summary>
     public TimeSpan CpuTime
@@ -322,7 +343,7 @@ public sealed class Vcpu : IDisposable
     public void RequestStop()
     {
         _stopRequested = true;
-        _cpu.Kick();
+        KickCpu();
         _wake.Set();
         _resume.Set();
         _grant.Set();
@@ -338,7 +359,7 @@ public sealed class Vcpu : IDisposable
     {
         _resume.Reset();
         _pauseRequested = true;
-        _cpu.Kick();
+        KickCpu();
     }
 
     /// <summary>Lets a paused vCPU run again from where it stopped.</summary>
@@ -382,7 +403,7 @@ public sealed class Vcpu : IDisposable
     internal void RequestReschedule()
     {
         _rescheduleRequested = true;
-        _cpu.Kick();
+        KickCpu();
     }
 
     /// <summary>Waits (without a scheduler: returns at once) until this vCPU holds a pCPU, and pins the thread to it.</summary>
@@ -451,6 +472,11 @@ public sealed class Vcpu : IDisposable
     /// <summary>Blocks this vCPU's thread until woken or stopped (HLT, SCHEDOP_block).</summary>
     internal void Block()
     {
+        if (_arm is not null)
+        {
+            WaitForInterrupt();
+            return;
+        }
         if ((HasPendingUpcall() || _cpu.InterruptQueued || Apic.HasDeliverableInterrupt) && (_cpu.Registers.Rflags & (1 << 9)) != 0)
             return; // an event or interrupt is already waiting
         State = VcpuState.Blocked;
@@ -462,14 +488,20 @@ public sealed class Vcpu : IDisposable
         if (Scheduler is null) VcpuOpHypercall.UpdateRunstateArea(this); // running (with one: WaitForPcpu did)
     }
 
-    /// <summary>Marks the vCPU offline from its own thread (VCPUOP_down on itself): the loop ends.</summary>
-    internal void GoOffline() => _stopRequested = true;
+    /// <summary>
+    /// Takes the vCPU offline from its own thread (VCPUOP_down on itself, PSCI CPU_OFF): the loop
+    /// ends, and a later <see cref="Start"/> brings it up again.
+    /// </summary>
+    internal void GoOffline() => _goOffline = true;
+
+    private volatile bool _goOffline;
 
     private void RunLoop()
     {
         try
         {
-            if (PendingInitialState is { } init)
+            if (_arm is not null) LoadArmEntryState();
+            else if (PendingInitialState is { } init)
             {
                 var sregs = init.SpecialRegisters;
                 if (sregs.ApicBase == 0) sregs.ApicBase = Apic.ApicBase; // KVM without an in-kernel APIC starts it at 0
@@ -482,7 +514,7 @@ public sealed class Vcpu : IDisposable
                 scheduler.Insert(this);
                 WaitForPcpu();
             }
-            while (!_stopRequested)
+            while (!_stopRequested && !_goOffline)
             {
                 if (_pauseRequested)
                 {
@@ -497,14 +529,16 @@ public sealed class Vcpu : IDisposable
                     WaitForPcpu();
                     continue;
                 }
+                if (_arm is not null)
+                {
+                    RunArmOnce();
+                    continue;
+                }
                 RefreshTime();
                 UpdateInterrupts();
-                long start = Stopwatch.GetTimestamp();
-                Interlocked.Exchange(ref _runStartedAt, start);
+                long start = EnterGuest();
                 _cpu.Run();
-                Interlocked.Exchange(ref _runStartedAt, 0);
-                Interlocked.Add(ref _runTicks, Stopwatch.GetTimestamp() - start);
-                _lastHostCpu = Thread.GetCurrentProcessorId();
+                LeaveGuest(start);
                 AcknowledgeInjectedApicVector();
                 HandleExit(ref _cpu.Exit);
             }
@@ -515,10 +549,29 @@ public sealed class Vcpu : IDisposable
         }
         finally
         {
-            State = VcpuState.Offline;
             if (Scheduler is { } scheduler && Sched!.State != XenSharp.Scheduling.VcpuRunstate.Offline) scheduler.Remove(this);
-            lock (this) _thread = null;
+            lock (this)
+            {
+                State = VcpuState.Offline;
+                _goOffline = false;
+                _thread = null;
+            }
         }
+    }
+
+    /// <summary>Accounts the start of a run in the guest; returns its timestamp for <see cref="LeaveGuest"/>.</summary>
+    private long EnterGuest()
+    {
+        long start = Stopwatch.GetTimestamp();
+        Interlocked.Exchange(ref _runStartedAt, start);
+        return start;
+    }
+
+    private void LeaveGuest(long start)
+    {
+        Interlocked.Exchange(ref _runStartedAt, 0);
+        Interlocked.Add(ref _runTicks, Stopwatch.GetTimestamp() - start);
+        _lastHostCpu = Thread.GetCurrentProcessorId();
     }
 
     private void HandleExit(ref VcpuExit exit)
@@ -645,7 +698,9 @@ public sealed class Vcpu : IDisposable
         _pollTimer.Stop();
         Stop();
         Apic.StopTimer(); // after the thread ended: nothing re-arms it, and no expiry kicks a disposed vCPU
-        _cpu.Dispose();
+        _wfiTimer?.Stop();
+        _x86?.Dispose();
+        _arm?.Dispose();
         _wake.Dispose();
         _resume.Dispose();
         _grant.Dispose();

@@ -22,7 +22,7 @@ namespace XenSharp.Hypervisor.Events;
 /// </summary>
 public sealed class TwoLevelEventChannels(Domain domain) : IEventChannelAbi
 {
-    private const int PendingOffset = SharedInfoPage.MaxLegacyVcpus * SharedInfoPage.VcpuInfoSize; // 2048
+    private int PendingOffset => SharedInfoPage.EventPendingOffset(domain.Architecture); // 2048 on x86, 1536 on ARM
 
     private int WordBits => domain.SharedInfoIs32Bit ? 32 : 64;
     private int MaskOffset => PendingOffset + WordBits * WordBits / 8;

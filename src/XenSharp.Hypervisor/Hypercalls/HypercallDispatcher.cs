@@ -41,6 +41,27 @@ public static class HypercallDispatcher
         cpu.MarkRegistersDirty();
     }
 
+    /// <summary>
+    /// A hypercall from an ARM guest (HVC #0xEA1 at EL1; the CPU makes it UNDEFINED at EL0):
+    /// number in x16, arguments in x0–x4, result to x0; layouts are always the 64-bit ones. The
+    /// families and sub-operations are those Xen/ARM offers (arch/arm/traps.c): no set_timer_op;
+    /// hvm_op only gets and sets parameters; vcpu_op only registers vcpu_info and the runstate
+    /// area (vCPUs come up with PSCI) — anything else gets -ENOSYS / -EINVAL as on Xen/ARM.
+    /// </summary>
+    public static void DispatchArm(Vcpu vcpu, IArmVcpu cpu)
+    {
+        uint number = (uint)cpu.GetX(Abi.Arm.ArmHypercallConvention.NumberRegister);
+        var ctx = new HypercallContext(vcpu, true, cpu.GetX(0), cpu.GetX(1), cpu.GetX(2), cpu.GetX(3), cpu.GetX(4));
+        long result = (HypercallNumber)number switch
+        {
+            HypercallNumber.SetTimerOp => -XenErrno.ENOSYS,
+            HypercallNumber.HvmOp when ctx.A1 is not (HvmOp.SetParam or HvmOp.GetParam) => -XenErrno.ENOSYS,
+            HypercallNumber.VcpuOp when ctx.A1 is not (VcpuOp.RegisterVcpuInfo or VcpuOp.RegisterRunstateMemoryArea) => -XenErrno.EINVAL,
+            _ => Invoke(number, in ctx),
+        };
+        cpu.SetX(Abi.Arm.ArmHypercallConvention.ResultRegister, (ulong)result);
+    }
+
     /// <summary>The dispatch table: hypercall number → family handler.</summary>
     public static long Invoke(uint number, in HypercallContext ctx) => (HypercallNumber)number switch
     {

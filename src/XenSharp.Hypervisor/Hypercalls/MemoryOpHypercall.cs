@@ -79,11 +79,11 @@ public static class MemoryOpHypercall
                 if (gpfn > (ulong.MaxValue >> 12)) return -XenErrno.EINVAL;
                 ulong gpa = gpfn << 12;
                 if (!ctx.Domain.EnsureFrameBacked(gpa) || !ctx.Memory.TryGetSpan(gpa, 4096, out var page)) return -XenErrno.EINVAL;
-                SharedInfoPage.Initialise(page, ctx.Domain.Vcpus.Count);
+                SharedInfoPage.Initialise(page, ctx.Domain.Vcpus.Count, ctx.Domain.Architecture);
                 ctx.Domain.SharedInfoAddress = gpa;
                 ctx.Domain.SharedInfoIs32Bit = !ctx.Is64;
                 var d = ctx.Domain;
-                Time.PvClock.WriteWallclock(page, d.SharedInfoIs32Bit,
+                Time.PvClock.WriteWallclock(page, d.SharedInfoIs32Bit, d.Architecture,
                     DateTime.UtcNow - TimeSpan.FromTicks(Math.Max(0, d.SystemTimeNs) / 100));
                 foreach (var v in d.Vcpus) v.UpdateTime();
                 return 0;

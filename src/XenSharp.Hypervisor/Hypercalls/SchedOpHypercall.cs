@@ -20,7 +20,7 @@ public static class SchedOpHypercall
                 ctx.Vcpu.YieldPcpu();
                 return 0;
             case SchedOp.Block:
-                if (ctx.Vcpu.VcpuInfoAddress != 0)
+                if (ctx.Vcpu.VcpuInfoAddress != 0 && SharedInfoPage.HasUpcallMask(ctx.Domain.Architecture))
                     ctx.Memory.TryWrite(ctx.Vcpu.VcpuInfoAddress + UpcallMaskOffset, (byte)0);
                 ctx.Vcpu.Block();
                 return 0;

@@ -91,20 +91,21 @@ public static class VcpuOpHypercall
         // struct vcpu_register_vcpu_info { u64 mfn; u32 offset; u32 rsvd; }
         if (!ctx.Memory.TryRead(ctx.A3, out ulong mfn) || !ctx.Memory.TryRead(ctx.A3 + 8, out uint offset))
             return -XenErrno.EFAULT;
-        if (offset > 4096 - SharedInfoPage.VcpuInfoSize || mfn > (ulong.MaxValue >> 12)) return -XenErrno.EINVAL;
+        int size = SharedInfoPage.VcpuInfoSizeOf(ctx.Domain.Architecture);
+        if (offset > 4096 - size || mfn > (ulong.MaxValue >> 12)) return -XenErrno.EINVAL;
         if (target.VcpuInfoAddress != 0) return -XenErrno.EINVAL;
         ulong gpa = (mfn << 12) + offset;
-        if (!ctx.Memory.TryGetSpan(gpa, SharedInfoPage.VcpuInfoSize, out var info)) return -XenErrno.EINVAL;
+        if (!ctx.Memory.TryGetSpan(gpa, size, out var info)) return -XenErrno.EINVAL;
 
         // Carry over the state from the shared_info slot, as Xen does when moving vcpu_info.
         ulong shared = ctx.Domain.SharedInfoAddress;
         if (shared != 0 && target.Index < SharedInfoPage.MaxLegacyVcpus &&
-            ctx.Memory.TryGetSpan(shared + (ulong)(target.Index * SharedInfoPage.VcpuInfoSize), SharedInfoPage.VcpuInfoSize, out var old))
+            ctx.Memory.TryGetSpan(shared + (ulong)(target.Index * size), size, out var old))
             old.CopyTo(info);
         else
         {
             info.Clear();
-            info[SharedInfoPage.UpcallMaskOffset] = 1;
+            if (SharedInfoPage.HasUpcallMask(ctx.Domain.Architecture)) info[SharedInfoPage.UpcallMaskOffset] = 1;
         }
         target.VcpuInfoAddress = gpa;
         target.UpdateTime();
@@ -142,7 +143,7 @@ public static class VcpuOpHypercall
     private static long RegisterRunstateArea(in HypercallContext ctx, Vcpu target)
     {
         if (!ctx.TryReadLong(ctx.A3, out ulong addr)) return -XenErrno.EFAULT;
-        bool paging = (ctx.Vcpu.Cpu.SpecialRegisters.Cr0 & X86SpecialRegisters.Cr0Pg) != 0;
+        bool paging = ctx.Vcpu.GuestPagingEnabled;
         target.RunstateArea64 = ctx.Is64;
         target.RunstateAreaAddress = paging ? 0 : addr;
         UpdateRunstateArea(target);

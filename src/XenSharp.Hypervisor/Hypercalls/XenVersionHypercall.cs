@@ -19,6 +19,8 @@ public static class XenVersionHypercall
 
     private static readonly byte[] ExtraVersion = Encoding.ASCII.GetBytes(HypervisorVersion.Extra);
     private static readonly byte[] Capabilities = Encoding.ASCII.GetBytes(HypervisorVersion.Capabilities);
+    /// <summary>What Xen/ARM reports to an AArch64 guest (xen-3.0-aarch64 xen-3.0-armv7l).</summary>
+    private static readonly byte[] ArmCapabilities = Encoding.ASCII.GetBytes(HypervisorVersion.ArmCapabilities);
     private static readonly byte[] Changeset = Encoding.ASCII.GetBytes(HypervisorVersion.Changeset);
     private static readonly byte[] CompileInfo = BuildCompileInfo();
 
@@ -32,7 +34,7 @@ public static class XenVersionHypercall
             case XenVersionOp.ExtraVersion:
                 return WriteString(in ctx, arg, ExtraVersion, XenVersionOp.ExtraVersionLength);
             case XenVersionOp.Capabilities:
-                return WriteString(in ctx, arg, Capabilities, XenVersionOp.CapabilitiesLength);
+                return WriteString(in ctx, arg, ctx.Domain.Architecture == GuestArchitecture.Arm64 ? ArmCapabilities : Capabilities, XenVersionOp.CapabilitiesLength);
             case XenVersionOp.Changeset:
                 return WriteString(in ctx, arg, Changeset, XenVersionOp.ChangesetLength);
             case XenVersionOp.CompileInfo:

@@ -89,15 +89,21 @@ public static class PvClock
     /// <summary>
     /// Offsets of wc_version, wc_sec, wc_nsec and wc_sec_hi in struct shared_info: after 32
     /// vcpu_infos and the pending/mask bitmaps (64 xen_ulong_t words each); a 64-bit guest has
-    /// wc_sec_hi right after wc_nsec, a 32-bit one at the end of arch_shared_info.
+    /// wc_sec_hi right after wc_nsec, a 32-bit one at the end of arch_shared_info. On ARM
+    /// (48-byte vcpu_info, 64-bit words always) they start at 1536 + 2 × 512.
     /// </summary>
-    public static (int Version, int Sec, int Nsec, int SecHi) WallclockOffsets(bool is32Bit) =>
-        is32Bit ? (2304, 2308, 2312, 2340) : (3072, 3076, 3080, 3084);
+    public static (int Version, int Sec, int Nsec, int SecHi) WallclockOffsets(bool is32Bit, GuestArchitecture arch = GuestArchitecture.X86) =>
+        arch == GuestArchitecture.Arm64 ? (2560, 2564, 2568, 2572)
+        : is32Bit ? (2304, 2308, 2312, 2340) : (3072, 3076, 3080, 3084);
 
     /// <summary>Writes the wallclock (the UTC time at system time 0) with the same version protocol.</summary>
-    public static void WriteWallclock(Span<byte> sharedInfo, bool is32Bit, DateTime bootUtc)
+    public static void WriteWallclock(Span<byte> sharedInfo, bool is32Bit, DateTime bootUtc) =>
+        WriteWallclock(sharedInfo, is32Bit, GuestArchitecture.X86, bootUtc);
+
+    /// <inheritdoc cref="WriteWallclock(Span{byte}, bool, DateTime)"/>
+    public static void WriteWallclock(Span<byte> sharedInfo, bool is32Bit, GuestArchitecture arch, DateTime bootUtc)
     {
-        var (ver, sec, nsec, secHi) = WallclockOffsets(is32Bit);
+        var (ver, sec, nsec, secHi) = WallclockOffsets(is32Bit, arch);
         long ticks = bootUtc.ToUniversalTime().Ticks - DateTime.UnixEpoch.Ticks;
         ulong seconds = (ulong)Math.Max(0, ticks / TimeSpan.TicksPerSecond);
         uint nanos = (uint)(Math.Max(0, ticks % TimeSpan.TicksPerSecond) * 100);

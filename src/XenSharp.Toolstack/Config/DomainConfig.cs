@@ -33,8 +33,17 @@ public sealed record DomainConfig
         "memory", "maxmem", "vcpus", "maxvcpus",
         "on_poweroff", "on_reboot", "on_crash", "on_watchdog", "on_soft_reset",
         "max_event_channels", "max_grant_frames", "max_grant_version",
-        "cpus", "cpus_soft", "cpu_weight", "cap", "pool", "disk",
+        "cpus", "cpus_soft", "cpu_weight", "cap", "pool", "disk", "arch", "vuart", "gic_version",
     ], StringComparer.Ordinal);
+
+    /// <summary>What <c>arch</c> accepts (XenSharp's key: Xen's xl has one architecture per host).</summary>
+    public const string ArchAccepted = "\"x86\" (also \"x86_64\") or \"aarch64\" (also \"arm64\"); without arch the kernel image decides";
+
+    /// <summary>What <c>vuart</c> accepts (xl.cfg(5): the SBSA UART is the only model, for ARM guests).</summary>
+    public const string VuartAccepted = "\"sbsa_uart\" (the emulated SBSA UART of ARM guests)";
+
+    /// <summary>What <c>gic_version</c> accepts: XenSharp emulates a GICv3 (with an ITS) for ARM guests.</summary>
+    public const string GicVersionAccepted = "\"v3\" or \"default\" (XenSharp emulates a GICv3 with an ITS)";
 
     /// <summary>The scheduling keys (<c>cpus</c>, <c>cpus_soft</c>, <c>cpu_weight</c>, <c>cap</c>, <c>pool</c>).</summary>
     public static IReadOnlyList<string> SchedulingKeys { get; } = ["cpus", "cpus_soft", "cpu_weight", "cap", "pool"];
@@ -55,10 +64,10 @@ public sealed record DomainConfig
         ["ioports"] = "no device passthrough", ["irqs"] = "no device passthrough",
         ["usbctrl"] = "no PV USB", ["usbdev"] = "no PV USB", ["channel"] = "no PV channels", ["vtpm"] = "no vTPM",
         ["p9"] = "no 9pfs", ["pvcalls"] = "no PV calls", ["vdispl"] = "no PV display", ["vsnd"] = "no PV sound",
-        ["serial"] = "no emulated serial port for PVH/PV guests", ["vuart"] = "no emulated UART yet",
+        ["serial"] = "no emulated serial port for PVH/PV guests",
         ["bootloader"] = "no bootloader (pygrub); boot a kernel", ["seclabel"] = "no XSM/FLASK",
         ["firmware"] = "PVH guests boot their kernel directly", ["device_model_version"] = "no HVM device model",
-        ["dm_restrict"] = "no HVM device model", ["gic_version"] = "no ARM guests yet",
+        ["dm_restrict"] = "no HVM device model",
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>libxl's default <c>max_event_channels</c>.</summary>
@@ -150,6 +159,15 @@ public sealed record DomainConfig
     /// image file by XenSharp's block backend. Whether the files exist is judged at create.
     /// </summary>
     public IReadOnlyList<DiskSpec> Disks { get; init; } = [];
+
+    /// <summary><c>arch</c>: the guest's architecture when the file names it (XenSharp's key); null: the kernel image decides.</summary>
+    public XenSharp.Hypervisor.GuestArchitecture? Arch { get; init; }
+
+    /// <summary><c>vuart</c>: "sbsa_uart" for an ARM guest with the emulated SBSA UART (its console), else null.</summary>
+    public string? Vuart { get; init; }
+
+    /// <summary><c>gic_version</c> as given ("v3" or "default"), or null.</summary>
+    public string? GicVersion { get; init; }
 
     /// <summary>Whether any scheduling key (<see cref="SchedulingKeys"/>) was set.</summary>
     public bool HasSchedulingSettings => Cpus is not null || CpusSoft is not null || Pool is not null
@@ -282,10 +300,27 @@ public sealed record DomainConfig
             Cap = cap,
             Pool = pool,
             Disks = file.Find("disk") is { } diskSetting ? DiskSpecParser.ReadSetting(diskSetting) : [],
+            Arch = file.Find("arch") is { } archSetting ? ReadArch(archSetting) : null,
+            Vuart = file.Find("vuart") is { } vuartSetting ? ReadChoice(vuartSetting, VuartAccepted, "sbsa_uart") : null,
+            GicVersion = file.Find("gic_version") is { } gicSetting ? ReadChoice(gicSetting, GicVersionAccepted, "v3", "default") : null,
             SchedulingKeysSet = SchedulingKeys.Where(k => file.Find(k) is not null).ToArray(),
             RawSettings = raw,
             Warnings = warnings,
         };
+    }
+
+    private static XenSharp.Hypervisor.GuestArchitecture ReadArch(XlSetting setting) =>
+        XlSettingReader.Text(setting, ArchAccepted) switch
+        {
+            "x86" or "x86_64" => XenSharp.Hypervisor.GuestArchitecture.X86,
+            "aarch64" or "arm64" => XenSharp.Hypervisor.GuestArchitecture.Arm64,
+            _ => throw XlSettingReader.BadValue(setting, ArchAccepted),
+        };
+
+    private static string ReadChoice(XlSetting setting, string accepted, params string[] values)
+    {
+        string text = XlSettingReader.Text(setting, accepted);
+        return values.Contains(text, StringComparer.Ordinal) ? text : throw XlSettingReader.BadValue(setting, accepted);
     }
 
     private static CpuAffinityConfig? ReadAffinity(XlSetting? setting, int maxVcpus)

@@ -30,6 +30,7 @@ internal static class DomainConfigJson
             json.WriteString("name", config.Name);
             WriteOptional(json, "uuid", config.Uuid?.ToString("D"));
             json.WriteString("type", config.Type.ToXlName());
+            if (config.Arch is { } arch) json.WriteString("arch", arch == XenSharp.Hypervisor.GuestArchitecture.Arm64 ? "aarch64" : "x86");
             WriteOptional(json, "kernel", config.Kernel);
             WriteOptional(json, "ramdisk", config.Ramdisk);
             WriteOptional(json, "cmdline", config.Cmdline);
@@ -50,6 +51,8 @@ internal static class DomainConfigJson
             json.WriteString("on_crash", config.OnCrash.ToXlName());
             json.WriteString("on_watchdog", config.OnWatchdog.ToXlName());
             json.WriteString("on_soft_reset", config.OnSoftReset.ToXlName());
+            if (config.Vuart is not null) json.WriteString("vuart", config.Vuart);
+            if (config.GicVersion is not null) json.WriteString("gic_version", config.GicVersion);
             if (config.Disks.Count > 0)
             {
                 json.WriteStartArray("disk");

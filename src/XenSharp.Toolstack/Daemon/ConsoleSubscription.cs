@@ -21,7 +21,7 @@ public sealed class ConsoleSubscription
     private readonly Channel<ReadOnlyMemory<byte>> _output = Channel.CreateUnbounded<ReadOnlyMemory<byte>>(
         new UnboundedChannelOptions { SingleReader = true });
     private readonly int _domid;
-    private readonly PvConsoleBackend _console;
+    private readonly IConsoleBackend _console;
     private readonly Func<DomainEnd?> _end;
     private readonly Action<string> _log;
     private IDisposable? _attachment;
@@ -29,7 +29,7 @@ public sealed class ConsoleSubscription
     private long _droppedOutput;
     private bool _droppingInput;
 
-    private ConsoleSubscription(int domid, PvConsoleBackend console, Func<DomainEnd?> end, Action<string>? log)
+    private ConsoleSubscription(int domid, IConsoleBackend console, Func<DomainEnd?> end, Action<string>? log)
     {
         _domid = domid;
         _console = console;
@@ -38,10 +38,10 @@ public sealed class ConsoleSubscription
     }
 
     public static ConsoleSubscription Start(ManagedDomain domain, Action<string>? log = null) =>
-        Start(domain.Id, domain.Console, () => domain.End, log);
+        Start(domain.Id, domain.PrimaryConsole, () => domain.End, log);
 
     /// <summary>Attaches to <paramref name="console"/> now; <paramref name="end"/> tells how the domain ended once its console closed.</summary>
-    public static ConsoleSubscription Start(int domid, PvConsoleBackend console, Func<DomainEnd?> end, Action<string>? log = null)
+    public static ConsoleSubscription Start(int domid, IConsoleBackend console, Func<DomainEnd?> end, Action<string>? log = null)
     {
         var s = new ConsoleSubscription(domid, console, end, log);
         s._attachment = console.Output.Attach(s.OnOutput, () => s._output.Writer.TryComplete());

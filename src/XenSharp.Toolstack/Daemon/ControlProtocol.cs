@@ -28,6 +28,9 @@ public static class ControlProtocol
     /// <summary>The request field (console, create) and reply field that turn console input on, and the stream line that carries it.</summary>
     public const string InputField = "input";
 
+    /// <summary>A console request's optional console type: "pv", "serial" or "vuart" (absent: the domain's primary console).</summary>
+    public const string ConsoleTypeField = "type";
+
     /// <summary>One console input line, client to daemon: <c>{"input": BASE64}</c>.</summary>
     public static byte[] ConsoleInputLine(ReadOnlySpan<byte> data)
     {

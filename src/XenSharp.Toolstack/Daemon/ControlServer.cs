@@ -183,7 +183,11 @@ public sealed class ControlServer(DomainManager manager, HostInfo host, Paramete
             {
                 var d = FindOrThrow(req);
                 bool input = req.GetBool(ControlProtocol.InputField);
-                var subscription = ConsoleSubscription.Start(d, Log);
+                string? type = req.GetString(ControlProtocol.ConsoleTypeField);
+                var console = d.ConsoleOfType(type) ?? throw new ToolstackException(type is "pv" or "serial" or "vuart"
+                    ? $"domain {d.Id} ({d.Name}) has no {type} console (an ARM guest gets the emulated SBSA UART with vuart = \"sbsa_uart\")"
+                    : $"unknown console type '{type}' (accepted: pv, serial, vuart)");
+                var subscription = ConsoleSubscription.Start(d.Id, console, () => d.End, Log);
                 try
                 {
                     await send(JsonLine.Ok(w =>

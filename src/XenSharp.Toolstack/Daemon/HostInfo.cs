@@ -39,6 +39,8 @@ public sealed class HostInfo(StatePaths paths, XenSharp.XenStore.Xenstored xenst
         yield return ("accelerators", XenSharp.Toolstack.Host.AcceleratorChoice.Describe());
         if (hv.Accelerator is XenSharp.SoftX86.SoftX86Accelerator soft)
             yield return ("guest_insns", soft.InstructionsRetired.ToString());
+        if (hv.ArmAccelerator is XenSharp.SoftArm64.SoftArm64Accelerator arm)
+            yield return ("aarch64_guest_insns", arm.InstructionsRetired.ToString());
         var counters = hv.InstructionEmulator?.Counters;
         yield return ("emulated_insns", counters is null || counters.Count == 0 ? "none"
             : string.Join(" ", counters.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key}={c.Value}")));

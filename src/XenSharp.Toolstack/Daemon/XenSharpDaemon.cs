@@ -59,7 +59,7 @@ public static class XenSharpDaemon
             return 1;
         }
 
-        using var hypervisor = new XenHypervisor(accelerator);
+        using var hypervisor = new XenHypervisor(accelerator) { ArmAccelerator = new XenSharp.SoftArm64.SoftArm64Accelerator() };
         hypervisor.Log.LineWritten += Log;
         foreach (var line in hypervisor.Log.Read().Split('\n', StringSplitOptions.RemoveEmptyEntries)) Log(line);
         hypervisor.Log.Xen($"Accelerator: {accelerator.Name} (available: {AcceleratorChoice.Describe()})");

@@ -31,6 +31,8 @@ public static class CoreDump
     /// <summary>Writes <paramref name="d"/>'s core file to <paramref name="path"/>; returns its size in bytes.</summary>
     public static unsafe long Write(Domain d, string path)
     {
+        if (d.Architecture != XenSharp.Hypervisor.GuestArchitecture.X86)
+            throw new ToolstackException($"domain {d.Id} ({d.Name}) is an {d.Architecture} guest: XenSharp writes core dumps of x86 guests only");
         // Holding the memory keeps `xl destroy` from unmapping it while the file is written (its
         // Destroy waits); the registers are copied first, before a destroy could dispose the vCPUs.
         if (!d.TryEnterMemory()) throw new ToolstackException($"domain {d.Id} ({d.Name}) is being destroyed: no core dump");

@@ -1,4 +1,5 @@
 using XenSharp.Boot;
+using XenSharp.Boot.Arm64;
 using XenSharp.Boot.X86;
 using XenSharp.Devices.Block;
 using XenSharp.Devices.Console;
@@ -149,16 +150,65 @@ public sealed class DomainFactory(XenHypervisor hypervisor, Xenstored xenstored)
         string? ramdiskPath = null;
         if (config.Ramdisk is not null)
             (ramdisk, ramdiskPath) = ReadImage(config.Ramdisk, workingDirectory, "ramdisk", config.Source);
+        var arch = ChooseArchitecture(config, kernel, kernelPath);
 
         CheckMemory(config);
         ulong ramBytes = checked((ulong)config.MemoryMiB << 20);
+        var guest = new GuestImages(kernel, kernelPath, ramdisk, ramdiskPath, ramBytes);
+        return arch == GuestArchitecture.Arm64
+            ? Assemble(config, workingDirectory, guest, GuestArchitecture.Arm64,
+                       Arm64Layout.Create(ramBytes, config.MaxVcpus).MemoryRanges(), BuildArm)
+            : Assemble(config, workingDirectory, guest, GuestArchitecture.X86, X86Layout.MemoryRanges(ramBytes), BuildPvh);
+    }
 
+    /// <summary>The kernel (and ramdisk) read from disk, and the RAM size, for a builder.</summary>
+    private sealed record GuestImages(byte[] Kernel, string KernelPath, byte[]? Ramdisk, string? RamdiskPath, ulong RamBytes);
+
+    /// <summary>What a builder made that the toolstack wires backends to.</summary>
+    private sealed record GuestBuild(ulong ConsoleRing, int ConsolePort, ulong StoreRing, int StorePort, IEnumerable<string> LogLines)
+    {
+        public VuartConsoleBackend? Vuart { get; init; }
+    }
+
+    /// <summary>
+    /// The guest's architecture: the kernel image says (ELF machine, arm64 Image header, x86 boot
+    /// header); <c>arch</c> in the config may name it, and must then agree with the image.
+    /// </summary>
+    private GuestArchitecture ChooseArchitecture(DomainConfig config, byte[] kernel, string kernelPath)
+    {
+        var detected = BootImageArchitecture.Detect(kernel) switch
+        {
+            BootImageKind.Arm64 => GuestArchitecture.Arm64,
+            BootImageKind.X86 => GuestArchitecture.X86,
+            _ => (GuestArchitecture?)null,
+        };
+        if (config.Arch is { } named && detected is { } found && named != found)
+            throw new ToolstackException($"{config.Source}: arch = \"{ArchName(named)}\", but kernel {kernelPath} is an {ArchName(found)} image (accepted: {DomainConfig.ArchAccepted})");
+        var arch = config.Arch ?? detected ?? GuestArchitecture.X86;
+        if (arch == GuestArchitecture.Arm64 && hypervisor.ArmAccelerator is null)
+            throw new ToolstackException($"{config.Source}: kernel {kernelPath} is an AArch64 image, and this hypervisor has no AArch64 accelerator");
+        if (arch != GuestArchitecture.Arm64 && config.Vuart is not null)
+            throw new ToolstackException($"{config.Source}: vuart = \"{config.Vuart}\" is for ARM guests (the kernel {kernelPath} is an x86 image): remove it");
+        if (arch != GuestArchitecture.Arm64 && config.GicVersion is not null)
+            throw new ToolstackException($"{config.Source}: gic_version is for ARM guests (the kernel {kernelPath} is an x86 image): remove it");
+        return arch;
+    }
+
+    private static string ArchName(GuestArchitecture arch) => arch == GuestArchitecture.Arm64 ? "aarch64" : "x86";
+
+    /// <summary>
+    /// Creates the domain and everything around it; <paramref name="build"/> loads the guest and
+    /// its start state. Any failure destroys everything made so far.
+    /// </summary>
+    private ManagedDomain Assemble(DomainConfig config, string workingDirectory, GuestImages guest, GuestArchitecture arch,
+        (ulong GuestPhysical, ulong Size)[] ranges, Func<Domain, DomainConfig, GuestImages, Action, Action, GuestBuild> build)
+    {
         // Disk images open before anything is built: a missing file fails here, leaving nothing.
         var images = DiskDevices.OpenImages(config, workingDirectory);
         GuestMemory memory;
         try
         {
-            memory = GuestMemory.Allocate(X86Layout.MemoryRanges(ramBytes), $"xensharp-{config.Name}");
+            memory = GuestMemory.Allocate(ranges, $"xensharp-{config.Name}");
         }
         catch (GuestMemoryAllocationException e)
         {
@@ -171,41 +221,33 @@ public sealed class DomainFactory(XenHypervisor hypervisor, Xenstored xenstored)
         IReadOnlyList<VbdBackend> disks = [];
         try
         {
-            ulong pages = ramBytes / X86Layout.PageSize;
+            ulong pages = guest.RamBytes / X86Layout.PageSize;
             ulong maxPages = Math.Max(pages, checked((ulong)config.MaxMemMiB << 20) / X86Layout.PageSize);
-            domain = hypervisor.CreateDomain(config.Name, config.Uuid ?? Guid.NewGuid(), memory, config.MaxVcpus, pages, maxPages);
+            domain = hypervisor.CreateDomain(config.Name, config.Uuid ?? Guid.NewGuid(), memory, config.MaxVcpus, pages, maxPages, arch);
             domain.EventChannels.MaxEventChannels = config.MaxEventChannels;
             domain.Grants.MaxFrames = config.MaxGrantFrames;
             domain.Grants.MaxVersion = config.MaxGrantVersion;
             ApplyScheduling(domain, config);
             PvConsoleBackend? console = null;
             XenStoreRingBackend? store = null;
-            var build = new PvhDomainBuilder
-            {
-                Kernel = kernel,
-                KernelPath = kernelPath,
-                Ramdisk = ramdisk,
-                RamdiskPath = ramdiskPath,
-                CommandLine = config.Cmdline,
-                RamBytes = ramBytes,
-            }.Build(domain, consoleKick: () => console?.Drain(), storeKick: () => store?.Pump());
-            console = new PvConsoleBackend(memory, build.ConsoleRing);
-            store = new XenStoreRingBackend(memory, build.StoreRing);
+            var built = build(domain, config, guest, () => console?.Drain(), () => store?.Pump());
+            console = new PvConsoleBackend(memory, built.ConsoleRing);
+            store = new XenStoreRingBackend(memory, built.StoreRing);
             var events = domain.EventChannels;
-            int consolePort = build.ConsolePort, storePort = build.StorePort;
+            int consolePort = built.ConsolePort, storePort = built.StorePort;
             console.NotifyGuest = () => events.NotifyFromHost(consolePort);
             store.NotifyGuest = () => events.NotifyFromHost(storePort);
             var uuid = domain.Uuid;
             DomainXenStoreNodes.Write(xenstored, new DomainXenStoreNodes.Layout(
-                domain.Id, config.Name, uuid, ramBytes >> 10, maxPages * 4, config.Vcpus, config.MaxVcpus,
-                build.ConsoleRing >> 12, build.ConsolePort, build.StoreRing >> 12, build.StorePort));
+                domain.Id, config.Name, uuid, guest.RamBytes >> 10, maxPages * 4, config.Vcpus, config.MaxVcpus,
+                built.ConsoleRing >> 12, built.ConsolePort, built.StoreRing >> 12, built.StorePort));
             store.Connect(xenstored, domain.Id);
             xenstored.IntroduceDomain(domain.Id);
             imagesHandedOver = true;
             disks = DiskDevices.Plug(xenstored, domain, config, images, m => hypervisor.Log.Xen(m));
-            foreach (var line in build.Kernel.Notes.Describe())
-                hypervisor.Log.Xen($"d{domain.Id}: ELF note {line}");
-            return new ManagedDomain(domain, config, console, store) { Disks = disks };
+            foreach (var line in built.LogLines)
+                hypervisor.Log.Xen($"d{domain.Id}: {line}");
+            return new ManagedDomain(domain, config, console, store) { Disks = disks, Vuart = built.Vuart };
         }
         catch (Exception e)
         {
@@ -224,6 +266,31 @@ public sealed class DomainFactory(XenHypervisor hypervisor, Xenstored xenstored)
                 throw new ToolstackException(e.Message);
             throw;
         }
+    }
+
+    /// <summary>An x86 PVH guest (<see cref="PvhDomainBuilder"/>).</summary>
+    private static GuestBuild BuildPvh(Domain domain, DomainConfig config, GuestImages guest, Action consoleKick, Action storeKick)
+    {
+        var build = new PvhDomainBuilder
+        {
+            Kernel = guest.Kernel,
+            KernelPath = guest.KernelPath,
+            Ramdisk = guest.Ramdisk,
+            RamdiskPath = guest.RamdiskPath,
+            CommandLine = config.Cmdline,
+            RamBytes = guest.RamBytes,
+        }.Build(domain, consoleKick, storeKick);
+        return new GuestBuild(build.ConsoleRing, build.ConsolePort, build.StoreRing, build.StorePort,
+            build.Kernel.Notes.Describe().Select(line => $"ELF note {line}"));
+    }
+
+    /// <summary>An AArch64 guest (<see cref="ArmDomainSetup"/>): kernel, device tree, magic pages, platform devices.</summary>
+    private static GuestBuild BuildArm(Domain domain, DomainConfig config, GuestImages guest, Action consoleKick, Action storeKick)
+    {
+        var vuart = config.Vuart is not null ? new VuartConsoleBackend() : null;
+        var arm = ArmDomainSetup.Build(domain, guest.Kernel, guest.KernelPath, guest.Ramdisk, config.Cmdline, guest.RamBytes,
+                                       vuart, consoleKick, storeKick);
+        return new GuestBuild(arm.ConsoleRing, arm.ConsolePort, arm.StoreRing, arm.StorePort, arm.LogLines) { Vuart = vuart };
     }
 
     private static (byte[] Bytes, string Path) ReadImage(string path, string workingDirectory, string key, string source)

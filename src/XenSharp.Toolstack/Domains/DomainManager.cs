@@ -267,6 +267,7 @@ public sealed class DomainManager : IDisposable
             case ShutdownAction.Preserve:
                 d.End = new DomainEnd(reasonText, actionText, null, domain.CrashDetail);
                 d.Console.Output.Close();
+                d.Vuart?.Output.Close();
                 DomainEnded?.Invoke(d, d.End);
                 break;
             case ShutdownAction.Restart or ShutdownAction.RenameRestart or ShutdownAction.CoredumpRestart:
@@ -312,6 +313,7 @@ public sealed class DomainManager : IDisposable
         d.Domain.Stop();
         d.Console.Drain();
         d.Console.Detach();
+        d.Vuart?.Detach();
         d.Store.Detach();
         // Block backends stop and unmap every grant before the domain's memory goes.
         DiskDevices.Unplug(Xenstored, d.Id, d.Disks);
@@ -319,6 +321,7 @@ public sealed class DomainManager : IDisposable
         Xenstored.ReleaseDomain(d.Id);
         d.Domain.Destroy();
         d.Console.Output.Close();
+        d.Vuart?.Output.Close();
         DomainEnded?.Invoke(d, d.End);
     }
 
@@ -329,6 +332,7 @@ public sealed class DomainManager : IDisposable
             if (d.Domain.State is DomainState.Running or DomainState.Shutdown)
             {
                 d.Console.Drain();
+                d.Vuart?.Drain();
                 d.Store.Pump();
             }
         }

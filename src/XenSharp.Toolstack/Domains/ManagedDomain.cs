@@ -15,7 +15,26 @@ public sealed class ManagedDomain(Domain domain, DomainConfig config, PvConsoleB
     public Domain Domain { get; } = domain;
     /// <summary>The domain's configuration (its name follows `xl rename`; restarts use it).</summary>
     public DomainConfig Config { get; set; } = config;
+    /// <summary>The PV console ring's backend (every domain has one).</summary>
     public PvConsoleBackend Console { get; } = console;
+
+    /// <summary>The emulated SBSA UART's console of an ARM domain with <c>vuart = "sbsa_uart"</c>, else null.</summary>
+    public VuartConsoleBackend? Vuart { get; init; }
+
+    /// <summary>
+    /// The console `xl console` and `xl create -c` attach to when no type is named: the vUART when
+    /// the domain has one (where an ARM guest's early output goes), else the PV console.
+    /// </summary>
+    public IConsoleBackend PrimaryConsole => Vuart is not null ? Vuart : Console;
+
+    /// <summary>The console of type <paramref name="type"/> ("pv", "serial" or "vuart"; null: the primary one), or null when the domain has none of that type.</summary>
+    public IConsoleBackend? ConsoleOfType(string? type) => type switch
+    {
+        null => PrimaryConsole,
+        "pv" => Console,
+        "serial" or "vuart" => Vuart,
+        _ => null,
+    };
     /// <summary>The domain's virtual block devices (xl.cfg disk), in config order.</summary>
     public IReadOnlyList<VbdBackend> Disks { get; init; } = [];
     public int Id => Domain.Id;

@@ -46,10 +46,14 @@ public static class AcceleratorChoice
         }
     }
 
-    /// <summary>For `xl info`: each accelerator this host offers, or why it does not.</summary>
+    /// <summary>
+    /// For `xl info`: each accelerator this host offers, or why it does not, with the guests it
+    /// runs. AArch64 guests always run on XenSharp's AArch64 CPU (soft-arm64), whatever accel= says.
+    /// </summary>
     public static string Describe()
     {
         string? kvm = KvmAvailability();
-        return (kvm is null ? "kvm" : $"kvm (unavailable: {kvm.TrimEnd('.')})") + ", " + SoftX86Accelerator.AcceleratorName;
+        return (kvm is null ? "kvm (x86)" : $"kvm (x86; unavailable: {kvm.TrimEnd('.')})")
+               + $", {SoftX86Accelerator.AcceleratorName} (x86), {XenSharp.SoftArm64.SoftArm64Accelerator.AcceleratorName} (aarch64)";
     }
 }

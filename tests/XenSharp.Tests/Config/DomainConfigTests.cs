@@ -180,6 +180,8 @@ public class DomainConfigTests
             "vcpus" or "maxvcpus" => $"{k} = 2",
             "max_event_channels" or "max_grant_frames" or "max_grant_version" => $"{k} = 2",
             "disk" => "disk = [ '/img,raw,xvda,rw' ]",
+            "vuart" => "vuart = 'sbsa_uart'",
+            "gic_version" => "gic_version = 'v3'",
             _ when k.StartsWith("on_", StringComparison.Ordinal) => $"{k} = 'destroy'",
             _ => $"{k} = '1'",
         }));
@@ -192,7 +194,38 @@ public class DomainConfigTests
         Assert.DoesNotContain("disk", config.RawSettings.Keys);
         Assert.Single(config.Disks);
         Assert.Contains("xenstore_quota", config.RawSettings.Keys);
-        Assert.Equal(XlDocumentedKeys.All.Count - 27, config.RawSettings.Count);
+        Assert.Equal(XlDocumentedKeys.All.Count - 29, config.RawSettings.Count);
+        Assert.Equal("sbsa_uart", config.Vuart);
+        Assert.Equal("v3", config.GicVersion);
+    }
+
+    [Theory]
+    [InlineData("arch = 'aarch64'", XenSharp.Hypervisor.GuestArchitecture.Arm64)]
+    [InlineData("arch = 'arm64'", XenSharp.Hypervisor.GuestArchitecture.Arm64)]
+    [InlineData("arch = 'x86'", XenSharp.Hypervisor.GuestArchitecture.X86)]
+    [InlineData("arch = 'x86_64'", XenSharp.Hypervisor.GuestArchitecture.X86)]
+    public void Arch_names_the_guest_architecture(string line, XenSharp.Hypervisor.GuestArchitecture expected)
+    {
+        var config = Read("name = 'vm'\ntype = 'pvh'\nkernel = '/k'\n" + line);
+        Assert.Equal(expected, config.Arch);
+        Assert.Empty(config.OtherWarnings());
+    }
+
+    [Theory]
+    [InlineData("arch = 'riscv64'", "vm.cfg:4: arch: bad value 'riscv64'", "aarch64")]
+    [InlineData("vuart = 'pl011'", "vm.cfg:4: vuart: bad value 'pl011'", "sbsa_uart")]
+    [InlineData("gic_version = 'v2'", "vm.cfg:4: gic_version: bad value 'v2'", "GICv3")]
+    public void Arm_keys_with_bad_values_name_the_line_and_what_is_accepted(string line, string prefix, string accepted)
+    {
+        var e = Assert.Throws<XlConfigException>(() => Read("name = 'vm'\ntype = 'pvh'\nkernel = '/k'\n" + line));
+        Assert.StartsWith(prefix, e.Message);
+        Assert.Contains(accepted, e.Message);
+    }
+
+    [Fact]
+    public void Without_arch_the_image_decides()
+    {
+        Assert.Null(Read("name = 'vm'\ntype = 'pvh'\nkernel = '/k'").Arch);
     }
 
     private static int CmdlineLine(string text) =>

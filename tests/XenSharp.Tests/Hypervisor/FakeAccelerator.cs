@@ -48,7 +48,7 @@ internal sealed class FakeAccelerator(CpuidEntry[]? supportedCpuid = null) : IAc
     ];
 }
 
-internal sealed class FakeVirtualMachine(GuestMemory memory) : IVirtualMachine
+internal sealed class FakeVirtualMachine(GuestMemory memory) : IX86VirtualMachine
 {
     public GuestMemory Memory { get; } = memory;
     public List<FakeVcpu> Vcpus { get; } = new();

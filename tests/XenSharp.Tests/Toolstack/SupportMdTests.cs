@@ -19,6 +19,8 @@ public sealed class SupportMdTests
         ["x86-64 host without KVM (software x86 CPU)"] = ["SoftX86VcpuTests", "ArithmeticTests", "DifferentialAluTests", "PagingTests", "TrapTests", "DemoTests"],
         ["PV block devices (blkback)"] = ["BlockBackendTests", "VbdBackendTests", "XenbusBackendStateMachineTests", "DiskSpecParserTests", "BlockDeviceTests"],
         ["GRUB2 for Xen PVH (pvgrub2)"] = ["GrubTests"],
+        ["ARM guests (AArch64)"] = ["ArmGuestTests", "ArmDomainTests", "GicV3Tests", "GicV3ItsTests", "GenericTimerTests", "Arm64DemoGuestTests"],
+        ["SBSA UART (vuart)"] = ["Pl011UartTests", "VuartConsoleBackendTests", "ArmGuestTests"],
         ["PVH guests"] = ["PvhKernelLoaderTests", "PvhStartInfoBuilderTests", "DemoTests"],
         ["Hypercall page and CPUID leaves"] = ["HypercallPageTests", "CpuidPolicyTests"],
         ["Hypercalls, xen_version"] = ["XenVersionHypercallTests"],
