@@ -49,12 +49,7 @@ public sealed class PvhDomainBuilder
         ulong store = X86Layout.SpecialPage(X86Layout.XenStoreRingPage);
         for (int i = 0; i < X86Layout.SpecialPageCount; i++)
             memory.Write(X86Layout.SpecialPage(i), new byte[X86Layout.PageSize]);
-        int consolePort = domain.EventChannels.BindToHost(consoleKick);
-        int storePort = domain.EventChannels.BindToHost(storeKick);
-        domain.SetHvmParam(HvmParam.ConsolePfn, console >> 12);
-        domain.SetHvmParam(HvmParam.ConsoleEvtchn, (ulong)consolePort);
-        domain.SetHvmParam(HvmParam.StorePfn, store >> 12);
-        domain.SetHvmParam(HvmParam.StoreEvtchn, (ulong)storePort);
+        var (consolePort, storePort) = GuestRings.Publish(domain, console, store, consoleKick, storeKick);
 
         var boot = domain.Vcpus[0];
         boot.PendingInitialState = InitialVcpuState.Pvh32(kernel.EntryPoint, startInfo.StartInfoAddress, boot.Cpu.SpecialRegisters);

@@ -1,5 +1,5 @@
 using XenSharp.Abi.Arm;
-using XenSharp.Abi.Hypercalls;
+using XenSharp.Boot;
 using XenSharp.Boot.Arm64;
 using XenSharp.Devices.Arm;
 using XenSharp.Devices.Console;
@@ -50,12 +50,7 @@ internal static class ArmDomainSetup
         ulong store = Arm64Layout.MagicPage(ArmGuestLayout.XenStoreRingPage);
         for (int i = 0; i < ArmGuestLayout.MagicPageCount; i++)
             domain.Memory.Write(Arm64Layout.MagicPage(i), new byte[Arm64Layout.PageSize]);
-        int consolePort = domain.EventChannels.BindToHost(consoleKick);
-        int storePort = domain.EventChannels.BindToHost(storeKick);
-        domain.SetHvmParam(HvmParam.ConsolePfn, console >> 12);
-        domain.SetHvmParam(HvmParam.ConsoleEvtchn, (ulong)consolePort);
-        domain.SetHvmParam(HvmParam.StorePfn, store >> 12);
-        domain.SetHvmParam(HvmParam.StoreEvtchn, (ulong)storePort);
+        var (consolePort, storePort) = GuestRings.Publish(domain, console, store, consoleKick, storeKick);
 
         var boot = domain.Vcpus[0];
         boot.PendingArmEntry = (build.BootState.Pc, build.BootState.X0);
