@@ -24,6 +24,7 @@ var all = new Dictionary<string, Func<BenchResult>>
     ["blk_seq_write"] = BlockSequential.Write,
     ["grub_boot"] = GrubBoot.Run,
     ["softx86_mips"] = SoftX86Mips.Run,
+    ["a64_mips"] = A64Mips.Run,
 };
 var names = args.Length > 0 ? args : all.Keys.ToArray();
 int rc = 0;

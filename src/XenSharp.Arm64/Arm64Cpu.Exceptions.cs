@@ -51,14 +51,14 @@ public sealed partial class Arm64Cpu
     /// <summary>Called at an instruction boundary when a line is up; takes the highest-priority unmasked one.</summary>
     private bool TryTakeInterrupt()
     {
-        if (_serrorPending && (_daif & (1 << 8)) == 0)
+        if (SErrorPending && (_daif & (1 << 8)) == 0)
         {
-            _serrorPending = false; UpdateLines();
+            SetLine(LineSError, false);
             TakeException(VecSError, 0, 0, _pc);
             return true;
         }
-        if (_fiqLine && (_daif & (1 << 6)) == 0) { TakeException(VecFiq, 0, 0, _pc); return true; }
-        if (_irqLine && (_daif & (1 << 7)) == 0) { TakeException(VecIrq, 0, 0, _pc); return true; }
+        if (FiqLineUp && (_daif & (1 << 6)) == 0) { TakeException(VecFiq, 0, 0, _pc); return true; }
+        if (IrqLineUp && (_daif & (1 << 7)) == 0) { TakeException(VecIrq, 0, 0, _pc); return true; }
         return false;
     }
 

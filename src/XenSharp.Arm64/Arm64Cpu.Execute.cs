@@ -2,7 +2,7 @@ using XenSharp.Arm64.Decoding;
 
 namespace XenSharp.Arm64;
 
-public sealed partial class Arm64Cpu
+public sealed unsafe partial class Arm64Cpu
 {
     private void Execute(ref A64Inst d)
     {
@@ -73,6 +73,8 @@ public sealed partial class Arm64Cpu
             case A64Kind.SimdAcross: ExecSimdAcross(ref d); break;
             case A64Kind.SimdShiftImm: ExecSimdShiftImm(ref d); break;
             case A64Kind.SimdExt: ExecSimdExt(ref d); break;
+            case A64Kind.SimdLdStMulti: ExecSimdLdStMulti(ref d); break;
+            case A64Kind.SimdLdStSingle: ExecSimdLdStSingle(ref d); break;
             default: throw Undefined();
         }
     }

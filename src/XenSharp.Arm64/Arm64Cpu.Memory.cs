@@ -10,6 +10,11 @@ namespace XenSharp.Arm64;
 /// The TLB is direct-mapped by virtual page. An entry holds the physical page, the host pointer
 /// when the page is RAM, and the permissions for both ELs, so it stays valid across EL changes;
 /// it is flushed whole by TLBI, and by writes to SCTLR/TCR/TTBRx/MAIR (ASIDs are not modelled).
+/// Beside it, filled from it, the fast TLB the hot paths (and translated code) use: per slot and
+/// per privilege (EL0 view, EL1 view) a read, a write and an execute tag — the virtual page number
+/// when that access is allowed and the page is RAM, else all ones — and the host addend (host
+/// address minus virtual address). A load of n bytes at va hits when the read tag of va's slot equals
+/// (va + n − 1) >> 12, which also rules out an access crossing into the next page.
 /// Physical addresses outside RAM are MMIO: the access stops Run (<see cref="Arm64Stop.Mmio"/>).
 /// Unaligned accesses are allowed (SCTLR.A is not modelled) except where the architecture
 /// requires alignment (exclusives, acquire/release, atomics): those raise an alignment fault.
@@ -30,7 +35,21 @@ public sealed unsafe partial class Arm64Cpu
         public byte Level;
     }
 
+    private const int TlbSize = 1 << TlbBits, TlbMask = TlbSize - 1;
+
     private readonly TlbEntry[] _tlb = new TlbEntry[1 << TlbBits];
+
+    /// <summary>One slot of the fast TLB (32 bytes; translated code reads it at these offsets).</summary>
+    private struct FastTlbEntry
+    {
+        public ulong ReadTag;   // +0
+        public ulong WriteTag;  // +8
+        public long Addend;     // +16: host address − virtual address
+        public ulong ExecTag;   // +24
+    }
+
+    /// <summary>In the pinned hot block (at <see cref="HotTlb"/>): [0, TlbSize) is the EL0 view, [TlbSize, 2·TlbSize) the EL1 view.</summary>
+    private readonly FastTlbEntry* _fastTlb;
 
     // ---- MMU registers (the CPU owns them)
     private ulong _sctlr, _tcr, _ttbr0, _ttbr1, _mair, _vbar, _esr, _far, _elr, _par, _cpacr, _contextidr;
@@ -45,35 +64,54 @@ public sealed unsafe partial class Arm64Cpu
     public void FlushTlb()
     {
         for (int i = 0; i < _tlb.Length; i++) _tlb[i].Tag = ulong.MaxValue;
+        for (int i = 0; i < 2 * TlbSize; i++) _fastTlb[i].ReadTag = _fastTlb[i].WriteTag = _fastTlb[i].ExecTag = ulong.MaxValue;
         InvalidateFetch();
+    }
+
+    /// <summary>Refills both views of fast-TLB slot <paramref name="slot"/> from the TLB entry there.</summary>
+    private void FillFastTlb(int slot, ref TlbEntry e)
+    {
+        bool ram = (e.Perms & TlbRam) != 0;
+        long addend = (long)e.Host - (long)(e.Tag << 12);
+        ref FastTlbEntry f0 = ref _fastTlb[slot];
+        f0.ReadTag = ram && (e.Perms & TlbR0) != 0 ? e.Tag : ulong.MaxValue;
+        f0.WriteTag = ram && (e.Perms & TlbW0) != 0 ? e.Tag : ulong.MaxValue;
+        f0.ExecTag = ram && (e.Perms & TlbX0) != 0 ? e.Tag : ulong.MaxValue;
+        f0.Addend = addend;
+        ref FastTlbEntry f1 = ref _fastTlb[TlbSize + slot];
+        f1.ReadTag = ram && (e.Perms & TlbR1) != 0 ? e.Tag : ulong.MaxValue;
+        f1.WriteTag = ram && (e.Perms & TlbW1) != 0 ? e.Tag : ulong.MaxValue;
+        f1.ExecTag = ram && (e.Perms & TlbX1) != 0 ? e.Tag : ulong.MaxValue;
+        f1.Addend = addend;
     }
 
     public bool MmuEnabled => (_sctlr & 1) != 0;
 
     // ---- Hot paths
 
+    /// <summary>The fast-TLB view for an access: EL0's for EL0 and for unprivileged (LDTR/STTR) accesses.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private byte ReadMask(bool unpriv) => (byte)((_el == 0 || unpriv ? TlbR0 : TlbR1) | TlbRam);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private byte WriteMask(bool unpriv) => (byte)((_el == 0 || unpriv ? TlbW0 : TlbW1) | TlbRam);
+    private FastTlbEntry* FastView(bool unpriv) => _el == 0 || unpriv ? _fastTlb : _fastTlb + TlbSize;
 
     /// <summary>Host pointer for a read of <paramref name="size"/> bytes at <paramref name="va"/> when it is RAM within one page and the TLB allows it; null otherwise.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private byte* FastPtr(ulong va, int size, byte mask)
+    private byte* FastReadPtr(ulong va, int size, bool unpriv)
     {
-        if (((uint)va & 0xFFF) <= 0x1000 - (uint)size)
-        {
-            ref TlbEntry e = ref _tlb[(int)((va >> 12) & ((1 << TlbBits) - 1))];
-            if (e.Tag == (va >> 12) && (e.Perms & mask) == mask) return (byte*)e.Host + ((uint)va & 0xFFF);
-        }
-        return null;
+        FastTlbEntry* f = FastView(unpriv) + (int)((va >> 12) & TlbMask);
+        return f->ReadTag == (va + (ulong)size - 1) >> 12 ? (byte*)(va + (ulong)f->Addend) : null;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte* FastWritePtr(ulong va, int size, bool unpriv)
+    {
+        FastTlbEntry* f = FastView(unpriv) + (int)((va >> 12) & TlbMask);
+        return f->WriteTag == (va + (ulong)size - 1) >> 12 ? (byte*)(va + (ulong)f->Addend) : null;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong Read(ulong va, int size, bool unpriv = false)
     {
-        byte* p = FastPtr(va, size, ReadMask(unpriv));
+        byte* p = FastReadPtr(va, size, unpriv);
         if (p != null)
         {
             return size switch
@@ -90,7 +128,7 @@ public sealed unsafe partial class Arm64Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Write(ulong va, int size, ulong value, bool unpriv = false)
     {
-        byte* p = FastPtr(va, size, WriteMask(unpriv));
+        byte* p = FastWritePtr(va, size, unpriv);
         if (p != null)
         {
             switch (size)
@@ -119,7 +157,7 @@ public sealed unsafe partial class Arm64Cpu
             return v;
         }
         ulong pa = TranslateChecked(va, Access.Read, unpriv);
-        byte* p = FastPtr(va, size, ReadMask(unpriv));
+        byte* p = FastReadPtr(va, size, unpriv);
         if (p != null) return Read(va, size, unpriv);
         // Not RAM: MMIO read.
         if (_mmioReady && _mmioAddress == pa && _mmioSize == size && !_mmioUsed)
@@ -142,7 +180,7 @@ public sealed unsafe partial class Arm64Cpu
             return;
         }
         ulong pa = TranslateChecked(va, Access.Write, unpriv);
-        byte* p = FastPtr(va, size, WriteMask(unpriv));
+        byte* p = FastWritePtr(va, size, unpriv);
         if (p != null) { Write(va, size, value, unpriv); return; }
         if (_mmioUsed || _stopAfterInstruction) throw Unsupported("second MMIO access in one instruction");
         _exit.Address = pa; _exit.Size = size; _exit.IsWrite = true; _exit.Data = size == 8 ? value : value & ((1UL << (8 * size)) - 1);
@@ -155,12 +193,12 @@ public sealed unsafe partial class Arm64Cpu
     private byte* RmwPtr(ulong va, int size, bool needWrite)
     {
         if ((va & (ulong)(size - 1)) != 0) throw AlignmentFault(va, needWrite);
-        byte mask = needWrite ? (byte)(ReadMask(false) | WriteMask(false)) : ReadMask(false);
-        byte* p = FastPtr(va, size, mask);
-        if (p != null) return p;
+        byte* p = FastReadPtr(va, size, false);
+        if (p != null && (!needWrite || FastWritePtr(va, size, false) != null)) return p;
         TranslateChecked(va, Access.Read, false);
         if (needWrite) TranslateChecked(va, Access.Write, false);
-        p = FastPtr(va, size, mask);
+        p = FastReadPtr(va, size, false);
+        if (p != null && needWrite && FastWritePtr(va, size, false) == null) p = null;
         if (p == null) throw Unsupported($"atomic or exclusive access to MMIO at 0x{va:x}");
         return p;
     }
@@ -175,8 +213,9 @@ public sealed unsafe partial class Arm64Cpu
     /// <summary>Walks (or finds) the translation of <paramref name="va"/>, fills the TLB, raises a fault if the access is not permitted.</summary>
     private ref TlbEntry TranslateSlow(ulong va, Access access, bool el0)
     {
-        ref TlbEntry e = ref _tlb[(int)((va >> 12) & ((1 << TlbBits) - 1))];
-        if (e.Tag != (va >> 12)) Walk(va, access, ref e);
+        int slot = (int)((va >> 12) & TlbMask);
+        ref TlbEntry e = ref _tlb[slot];
+        if (e.Tag != (va >> 12)) { Walk(va, access, ref e); FillFastTlb(slot, ref e); }
         byte need = access switch
         {
             Access.Read => el0 ? TlbR0 : TlbR1,

@@ -8,7 +8,8 @@ namespace XenSharp.Arm64;
 /// (register, general, immediate), scalar FADD/FSUB/FMUL/FDIV/FMAX/FMIN/FNMUL, FABS/FNEG/FSQRT,
 /// FCVT between single and double, FMADD family, FCMP/FCMPE, FCSEL, SCVTF/UCVTF, FCVTZS/FCVTZU,
 /// MOVI/MVNI/ORR/BIC (vector immediate), DUP/INS/UMOV/SMOV, vector integer ADD/SUB/logic/compare,
-/// CNT/NOT/ABS/NEG, ADDV/UMAXV/UMINV, USHR/SSHR/SHL/USHLL, EXT. Rounding mode is
+/// CNT/NOT/ABS/NEG, ADDV/UMAXV/UMINV, USHR/SSHR/SHL/USHLL, EXT, the structure loads and stores
+/// LD1/ST1 (1–4 registers, or one lane) and LD1R, with their post-index forms. Rounding mode is
 /// round-to-nearest (FPCR.RMode is not modelled), exceptions flags in FPSR are not computed.
 /// CPACR_EL1.FPEN traps (EC 0x07) are honoured.
 /// </summary>
@@ -40,6 +41,74 @@ public sealed unsafe partial class Arm64Cpu
     }
 
     private void SetVScalar(int r, ulong lo) { _vlo[r] = lo; _vhi[r] = 0; }
+
+    /// <summary>
+    /// LD1/ST1 (multiple structures) of 1–4 consecutive registers (numbers wrap at 31), 8 bytes
+    /// each (Q = 0, the upper half cleared on loads) or 16; the post-index forms add the bytes
+    /// transferred (Rm = 31) or Xm. Loads read everything before writing a register.
+    /// </summary>
+    private void ExecSimdLdStMulti(ref A64Inst d)
+    {
+        CheckFpEnabled();
+        if (d.Op == 0) throw SimdUnsupported(ref d);
+        uint w = d.Raw;
+        bool q = ((w >> 30) & 1) != 0, load = ((w >> 22) & 1) != 0, post = ((w >> 23) & 1) != 0;
+        int regs = d.Op, bytes = q ? 16 : 8;
+        ulong address = XSp(d.Rn);
+        if (load)
+        {
+            Span<ulong> lo = stackalloc ulong[4], hi = stackalloc ulong[4];
+            for (int i = 0; i < regs; i++)
+            {
+                ulong a = address + (ulong)(i * bytes);
+                lo[i] = Read(a, 8);
+                hi[i] = q ? Read(a + 8, 8) : 0;
+            }
+            for (int i = 0; i < regs; i++) { int t = (d.Rd + i) & 31; _vlo[t] = lo[i]; _vhi[t] = hi[i]; }
+        }
+        else
+        {
+            for (int i = 0; i < regs; i++)
+            {
+                int t = (d.Rd + i) & 31;
+                ulong a = address + (ulong)(i * bytes);
+                Write(a, 8, _vlo[t]);
+                if (q) Write(a + 8, 8, _vhi[t]);
+            }
+        }
+        if (post) SetXSp(d.Rn, address + (d.Rm == 31 ? (ulong)(regs * bytes) : X(d.Rm)));
+    }
+
+    /// <summary>
+    /// LD1/ST1 (single structure): one lane, the others kept; LD1R: one element replicated to
+    /// every lane (Q = 0: the lower 64 bits, the upper half cleared). The post-index forms add the
+    /// element size (Rm = 31) or Xm.
+    /// </summary>
+    private void ExecSimdLdStSingle(ref A64Inst d)
+    {
+        CheckFpEnabled();
+        if (d.Op == 0) throw SimdUnsupported(ref d);
+        uint w = d.Raw;
+        bool q = ((w >> 30) & 1) != 0, load = ((w >> 22) & 1) != 0, post = ((w >> 23) & 1) != 0;
+        int esize = 1 << d.Size, t = d.Rd;
+        ulong address = XSp(d.Rn);
+        if (d.Op == 2)
+        {
+            ulong v = Read(address, esize);
+            for (int bits = esize * 8; bits < 64; bits *= 2) v |= v << bits;
+            _vlo[t] = v;
+            _vhi[t] = q ? v : 0;
+        }
+        else if (load)
+        {
+            ulong v = Read(address, esize);
+            ulong lo = _vlo[t], hi = _vhi[t];
+            SetElem(ref lo, ref hi, (int)d.Imm2, esize * 8, v);
+            _vlo[t] = lo; _vhi[t] = hi;
+        }
+        else Write(address, esize, GetElem(t, (int)d.Imm2, esize * 8));
+        if (post) SetXSp(d.Rn, address + (d.Rm == 31 ? (ulong)esize : X(d.Rm)));
+    }
 
     private static ulong ElemMask(int esize) => esize == 64 ? ulong.MaxValue : (1UL << esize) - 1;
 

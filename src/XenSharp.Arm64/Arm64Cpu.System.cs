@@ -29,7 +29,7 @@ public sealed unsafe partial class Arm64Cpu
         if (op == 3) // WFI
         {
             if (_el == 0 && ((_sctlr >> 16) & 1) == 0) throw SyncException(0x01, 0); // nTWI=0 traps EL0 WFI
-            if (!_interruptLines) StopAfter(Arm64Stop.Wfi);
+            if (!AnyLineUp) StopAfter(Arm64Stop.Wfi);
         }
         // NOP, YIELD, WFE, SEV, SEVL, PAC/BTI hints...: nothing to do.
     }

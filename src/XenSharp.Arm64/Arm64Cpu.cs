@@ -12,10 +12,23 @@ namespace XenSharp.Arm64;
 /// <item><c>Decoding/</c>: the pattern table and <see cref="A64Decoder"/>, producing <see cref="A64Inst"/>.</item>
 /// <item>This file: state, the run loop, the decode cache (direct-mapped by guest-physical PC,
 /// a hit validated by comparing the instruction word now in memory, so no invalidation is needed).</item>
-/// <item><c>Arm64Cpu.Memory.cs</c>: MMU walk, software TLB caching host pointers, MMIO stops.</item>
+/// <item><c>Arm64Cpu.Jit.cs</c>, <c>.JitCompiler.cs</c>: the translator — hot code compiled to
+/// .NET methods, region by region (see below).</item>
+/// <item><c>Arm64Cpu.Memory.cs</c>: MMU walk, software TLB caching host pointers (and the fast TLB
+/// the hot paths use), MMIO stops.</item>
 /// <item><c>Arm64Cpu.Exceptions.cs</c>: exception entry (vectors at VBAR_EL1), ERET, interrupts.</item>
 /// <item><c>Arm64Cpu.Integer.cs</c>, <c>.LoadStore.cs</c>, <c>.System.cs</c>, <c>.Simd.cs</c>: instruction semantics.</item>
 /// </list>
+/// Execution is two-tier. The interpreter (decode cache + <c>Execute</c>) runs everything at
+/// first and every instruction the translator does not handle; at block boundaries (after a taken
+/// branch or such an instruction) the run loop looks the PC up in the region table and enters
+/// translated code for it once it is hot. Translated code (integer data processing, loads and
+/// stores, branches — see <c>Arm64Cpu.JitCompiler.cs</c>) keeps the same contract as the
+/// interpreter: it checks interrupts and the budget before every block (an unmasked interrupt is
+/// taken at most one block late), it validates the instruction words it was compiled from (so
+/// self-modifying code and code written by others need no invalidation either), and anything
+/// that could fault or stop Run — a TLB miss, MMIO, a system instruction — makes it return to
+/// the interpreter before that instruction, so stops report exact PCs.
 /// Faults inside an instruction unwind through one preallocated exception object
 /// (<see cref="CpuAbort"/>): handlers do every memory access before writing registers, so an
 /// aborted instruction leaves the registers unchanged.
@@ -26,8 +39,15 @@ public sealed unsafe partial class Arm64Cpu
     private readonly IArm64SystemRegisterHost? _host;
 
     // ---- General-purpose state
-    /// <summary>X0–X30; index 31 is kept zero so reads of XZR need no branch.</summary>
-    private readonly ulong[] _x = new ulong[32];
+    /// <summary>
+    /// Pinned state translated code reaches at constant offsets from one base: X0–X30 at [0, 31)
+    /// (index 31 is kept zero so reads of XZR need no branch), the Hot* slots after them, then the
+    /// fast TLB.
+    /// </summary>
+    private readonly ulong[] _hotArray = GC.AllocateArray<ulong>(HotSize, pinned: true);
+    private readonly ulong* _hot;
+    /// <summary>X0–X30 (= <see cref="_hot"/>).</summary>
+    private readonly ulong* _x;
     private ulong _spEl0, _spEl1;
     private ulong _pc;
     /// <summary>NZCV in bits 31:28, as in SPSR.</summary>
@@ -46,14 +66,14 @@ public sealed unsafe partial class Arm64Cpu
     private Arm64Exit _exit;
     private Arm64Stop _stop;
     private bool _stopAfterInstruction;
-    private volatile bool _irqLine, _fiqLine, _serrorPending;
-    private volatile bool _interruptLines;
 
     public Arm64Cpu(GuestMemory memory, IArm64SystemRegisterHost? host = null, ulong mpidr = 0x8000_0000)
     {
         _memory = memory;
         _host = host;
         Mpidr = mpidr;
+        _hot = _x = (ulong*)Unsafe.AsPointer(ref _hotArray[0]);
+        _fastTlb = (FastTlbEntry*)(_hot + HotTlb);
         InitDecodeCache();
         FlushTlb();
         Reset();
@@ -62,7 +82,7 @@ public sealed unsafe partial class Arm64Cpu
     /// <summary>Reset state: EL1h, DAIF masked, MMU off, PC 0.</summary>
     public void Reset()
     {
-        Array.Clear(_x);
+        new Span<ulong>(_x, 32).Clear();
         Array.Clear(_vlo); Array.Clear(_vhi);
         _spEl0 = _spEl1 = 0;
         _pc = 0; _nzcv = 0; _daif = 0xF << 6; _el = 1; _spSel = 1;
@@ -126,12 +146,27 @@ public sealed unsafe partial class Arm64Cpu
 
     // ---- Interrupt inputs
 
-    /// <summary>Level of the IRQ input (the GIC drives it). Safe from another thread; taken at the next instruction boundary.</summary>
-    public void SetIrqLine(bool level) { _irqLine = level; UpdateLines(); }
-    public void SetFiqLine(bool level) { _fiqLine = level; UpdateLines(); }
+    /// <summary>
+    /// Level of the IRQ input (the GIC drives it). Safe from another thread; taken at the next
+    /// instruction boundary — in translated code, the next block boundary.
+    /// </summary>
+    public void SetIrqLine(bool level) => SetLine(LineIrq, level);
+    public void SetFiqLine(bool level) => SetLine(LineFiq, level);
     /// <summary>Makes an SError pending (taken when PSTATE.A is clear).</summary>
-    public void RaiseSError() { _serrorPending = true; UpdateLines(); }
-    private void UpdateLines() => _interruptLines = _irqLine | _fiqLine | _serrorPending;
+    public void RaiseSError() => SetLine(LineSError, true);
+
+    // The lines live in one word, the HotLines slot translated code polls; every change is one
+    // atomic operation on it, so concurrent callers cannot leave it disagreeing with itself.
+    private ref ulong Lines => ref _hot[HotLines];
+    private void SetLine(ulong line, bool level)
+    {
+        if (level) Interlocked.Or(ref Lines, line);
+        else Interlocked.And(ref Lines, ~line);
+    }
+    private bool AnyLineUp => Volatile.Read(ref Lines) != 0;
+    private bool IrqLineUp => (Volatile.Read(ref Lines) & LineIrq) != 0;
+    private bool FiqLineUp => (Volatile.Read(ref Lines) & LineFiq) != 0;
+    private bool SErrorPending => (Volatile.Read(ref Lines) & LineSError) != 0;
 
     // ---- MMIO completion
 
@@ -178,7 +213,8 @@ public sealed unsafe partial class Arm64Cpu
 
     /// <summary>
     /// Runs at most <paramref name="budget"/> instructions (exception entries count as one).
-    /// Pending interrupts are checked at every instruction boundary.
+    /// Pending interrupts are checked at every instruction boundary the interpreter crosses and
+    /// before every block of translated code.
     /// </summary>
     public Arm64Stop Run(int budget)
     {
@@ -202,9 +238,19 @@ public sealed unsafe partial class Arm64Cpu
 
     private Arm64Stop RunInner(ref int budget)
     {
+        // At a block boundary (after a taken branch, an instruction the translator does not
+        // handle, an exception entry, or the instruction a region left to the interpreter)
+        // translated code may take over.
+        bool jit = JitThreshold >= 0;
+        bool boundary = jit, afterRegion = false;
         while (budget > 0)
         {
-            if (_interruptLines && TryTakeInterrupt()) { budget--; continue; }
+            if (AnyLineUp && TryTakeInterrupt()) { budget--; boundary = jit; continue; }
+            if (boundary && TryRunRegion(ref budget))
+            {
+                afterRegion = true;
+                continue;
+            }
             ulong pc = _pc;
             _instrPc = pc;
             ref A64Inst inst = ref Fetch(pc);
@@ -219,6 +265,8 @@ public sealed unsafe partial class Arm64Cpu
                 return _stop;
             }
             if (_mmioUsed) { _mmioUsed = false; _mmioReady = false; }
+            boundary = jit && (afterRegion || IsBlockBoundary(ref inst, pc, _pc));
+            afterRegion = false;
         }
         return Arm64Stop.Budget;
     }

@@ -94,6 +94,13 @@ public class DecoderTests
     [InlineData(0x48227C04u, A64Kind.LdStExclusive)] // casp
     [InlineData(0xF8210002u, A64Kind.AtomicMemOp)]
     [InlineData(0x3DC00001u, A64Kind.LdStUnsignedImm)] // ldr q1
+    [InlineData(0x4C407000u, A64Kind.SimdLdStMulti)]  // ld1 {v0.16b}, [x0]
+    [InlineData(0x4C9FAC21u, A64Kind.SimdLdStMulti)]  // st1 {v1.2d, v2.2d}, [x1], #32
+    [InlineData(0x4C408800u, A64Kind.SimdLdStMulti)]  // ld2 (decoded; executing it stops Run as unsupported)
+    [InlineData(0x4D40C800u, A64Kind.SimdLdStSingle)] // ld1r {v0.4s}, [x0]
+    [InlineData(0x4DC38402u, A64Kind.SimdLdStSingle)] // ld1 {v2.d}[1], [x0], x3
+    [InlineData(0x4C417000u, A64Kind.Undefined)]      // ld1 with Rm set but no post-index: unallocated
+    [InlineData(0x0D408800u, A64Kind.Undefined)]      // ld1 single structure, S-sized opcode with size 2: unallocated
     [InlineData(0x00000000u, A64Kind.Undefined)]     // udf #0
     public void Classify(uint word, A64Kind kind)
     {

@@ -148,5 +148,21 @@ public class ExceptionTests
         Assert.Equal(Arm64Stop.Hvc, m.Run(0xD61F0020)); // br x1
         Assert.Equal(0x22UL << 26 | 1UL << 25, Sys(m, SysReg.ESR_EL1));
         Assert.Equal(Machine.Code + 2, Sys(m, SysReg.FAR_EL1));
+        Assert.Equal(Machine.Code + 2, Sys(m, SysReg.ELR_EL1));
+    }
+
+    [Fact]
+    public void PcAlignmentFaultAfterTranslatedCodeAndInterpreterAgree()
+    {
+        foreach (int threshold in new[] { -1, 0 })
+        {
+            using var m = new Machine(jitThreshold: threshold);
+            InstallVectors(m);
+            m[1] = Machine.Code + 2;
+            Assert.Equal(Arm64Stop.Hvc, m.Run(0x91000400, 0xD61F0020)); // add x0, x0, #1 ; br x1
+            Assert.Equal(0x22UL << 26 | 1UL << 25, Sys(m, SysReg.ESR_EL1));
+            Assert.Equal(Machine.Code + 2, Sys(m, SysReg.ELR_EL1));
+            Assert.Equal(1UL, m[0]);
+        }
     }
 }

@@ -5,7 +5,9 @@ namespace XenSharp.Arm64.Tests;
 /// <summary>
 /// A CPU over 32 MiB of RAM at 0x4000_0000 (as on the Arm "virt" board). Test programs are
 /// instruction words (encodings produced by GNU as, the source line kept beside each word)
-/// loaded at <see cref="Code"/>; they end with HVC #0, which stops Run.
+/// loaded at <see cref="Code"/>; they end with HVC #0, which stops Run. By default the CPU
+/// translates every block the first time it reaches it (JitThreshold 0, compiled on the spot), so
+/// the tests exercise translated code; -1 runs the interpreter only.
 /// </summary>
 internal sealed class Machine : IDisposable
 {
@@ -16,10 +18,10 @@ internal sealed class Machine : IDisposable
     public GuestMemory Memory { get; }
     public Arm64Cpu Cpu { get; }
 
-    public Machine(IArm64SystemRegisterHost? host = null)
+    public Machine(IArm64SystemRegisterHost? host = null, int jitThreshold = 0)
     {
         Memory = GuestMemory.Allocate([(RamBase, RamSize)], "arm64-test");
-        Cpu = new Arm64Cpu(Memory, host);
+        Cpu = new Arm64Cpu(Memory, host) { JitThreshold = jitThreshold, TranslateInBackground = false };
         Cpu.Pc = Code;
         Cpu.SpEl1 = Stack;
         Cpu.TrySetSystemRegister(SysReg.CPACR_EL1, 3UL << 20);

@@ -50,6 +50,10 @@ public static class A64Decoder
         ("xx111x00xx0xxxxxxxxxxxxxxxxxxxxx", A64Kind.LdStImm9),
         ("xx111x00xx1" + "xxxxxxxxx" + "10" + "xxxxxxxxxx", A64Kind.LdStRegOffset),
         ("xx111000xx1" + "xxxxxxxxx" + "00" + "xxxxxxxxxx", A64Kind.AtomicMemOp),
+        ("0x0011000x000000xxxxxxxxxxxxxxxx", A64Kind.SimdLdStMulti),   // no offset
+        ("0x0011001x0xxxxxxxxxxxxxxxxxxxxx", A64Kind.SimdLdStMulti),   // post-index
+        ("0x0011010xx00000xxxxxxxxxxxxxxxx", A64Kind.SimdLdStSingle),  // no offset
+        ("0x0011011xxxxxxxxxxxxxxxxxxxxxxx", A64Kind.SimdLdStSingle),  // post-index
         // ---- Data processing, register (op0 = x101)
         ("xxx01010xxxxxxxxxxxxxxxxxxxxxxxx", A64Kind.LogicalReg),
         ("xxx01011xx0xxxxxxxxxxxxxxxxxxxxx", A64Kind.AddSubShifted),
@@ -256,6 +260,41 @@ public static class A64Decoder
             case A64Kind.LdStExclusive:
                 d.Size = (byte)(w >> 30);
                 return true;
+            case A64Kind.SimdLdStMulti:
+                // LD1/ST1 with 1-4 consecutive registers: Op = the count; 0 = the interleaving
+                // LD2/LD3/LD4/ST2/ST3/ST4 forms, which are not implemented (they stop Run).
+                d.Op = ((w >> 12) & 15) switch { 7 => 1, 10 => 2, 6 => 3, 2 => 4, 0 or 4 or 8 => 0, _ => 255 };
+                if (d.Op == 255) return false;
+                if (d.Op == 0 && ((w >> 10) & 3) == 3 && ((w >> 30) & 1) == 0) return false; // .1d with 2-4 structures
+                return true;
+            case A64Kind.SimdLdStSingle:
+            {
+                // Op 1: one lane (LD1/ST1 single structure), Size = log2 element bytes, Imm2 = lane;
+                // Op 2: LD1R; Op 0: the 2-4 element forms (LD2…LD4, LD2R…LD4R), not implemented.
+                uint l = (w >> 22) & 1, r = (w >> 21) & 1, opcode = (w >> 13) & 7, s = (w >> 12) & 1, size = (w >> 10) & 3, q = (w >> 30) & 1;
+                if (opcode >= 6)
+                {
+                    if (l == 0 || s != 0) return false;
+                    d.Op = (byte)(r == 0 && opcode == 6 ? 2 : 0);
+                    d.Size = (byte)size;
+                    return true;
+                }
+                switch (opcode >> 1)
+                {
+                    case 0: d.Size = 0; d.Imm2 = q << 3 | s << 2 | size; break;
+                    case 1:
+                        if ((size & 1) != 0) return false;
+                        d.Size = 1; d.Imm2 = q << 2 | s << 1 | size >> 1;
+                        break;
+                    default:
+                        if (size == 0) { d.Size = 2; d.Imm2 = q << 1 | s; }
+                        else if (size == 1 && s == 0) { d.Size = 3; d.Imm2 = q; }
+                        else return false;
+                        break;
+                }
+                d.Op = (byte)(r == 0 && (opcode & 1) == 0 ? 1 : 0);
+                return true;
+            }
             case A64Kind.AtomicMemOp:
                 d.Size = (byte)(w >> 30);
                 d.Op = (byte)(((w >> 15) & 1) << 3 | ((w >> 12) & 7)); // o3:opc

@@ -15,4 +15,6 @@ public enum A64Kind : ushort
     LdrLiteral, LdStPair, LdStUnsignedImm, LdStImm9, LdStRegOffset, LdStExclusive, AtomicMemOp,
     // FP and AdvSIMD
     FpDataProc, FpMadd, SimdModImm, SimdCopy, SimdThreeSame, SimdTwoMisc, SimdAcross, SimdShiftImm, SimdExt,
+    // AdvSIMD structure loads and stores
+    SimdLdStMulti, SimdLdStSingle,
 }

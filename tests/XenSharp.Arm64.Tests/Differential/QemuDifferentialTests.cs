@@ -32,8 +32,12 @@ public class QemuDifferentialTests(ITestOutputHelper output)
         return (p.ExitCode, o + e);
     }
 
-    [Fact]
-    public void FreestandingProgramMatchesQemu()
+    /// <summary>Interpreted only, translated from the first block, and with the default threshold.</summary>
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(0)]
+    [InlineData(50)]
+    public void FreestandingProgramMatchesQemu(int jitThreshold)
     {
         string? gcc = Which("aarch64-linux-gnu-gcc"), qemu = Which("qemu-aarch64");
         // ./run-tests installs both (gcc-aarch64-linux-gnu, qemu-user); a run without them is not a pass.
@@ -50,7 +54,7 @@ public class QemuDifferentialTests(ITestOutputHelper output)
             var (qc, expected) = Exec(qemu, elf);
             Assert.Equal(0, qc);
 
-            using var m = new Machine();
+            using var m = new Machine(jitThreshold: jitThreshold);
             ulong entry = LoadElf(m, File.ReadAllBytes(elf));
             for (uint off = 0; off < 0x800; off += 0x80)
                 m.Load(Vbar + off, 0xD4000002u | (off << 5), 0xD69F03E0); // hvc #off ; eret
@@ -87,7 +91,7 @@ public class QemuDifferentialTests(ITestOutputHelper output)
             sw.Stop();
             long n = m.Cpu.InstructionsRetired - start;
             output.WriteLine(text.ToString());
-            output.WriteLine($"{n} instructions in {sw.ElapsedMilliseconds} ms");
+            output.WriteLine($"{n} instructions ({m.Cpu.InstructionsTranslated} translated) in {sw.ElapsedMilliseconds} ms");
             Assert.Equal(expected, text.ToString());
         }
         finally
