@@ -8,24 +8,7 @@ namespace XenSharp.Arm64;
 public sealed partial class Arm64Cpu
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool ConditionHolds(int cond)
-    {
-        uint f = _nzcv >> 28;
-        bool n = (f & 8) != 0, z = (f & 4) != 0, c = (f & 2) != 0, v = (f & 1) != 0;
-        bool r = (cond >> 1) switch
-        {
-            0 => z,
-            1 => c,
-            2 => n,
-            3 => v,
-            4 => c && !z,
-            5 => n == v,
-            6 => n == v && !z,
-            _ => true,
-        };
-        if ((cond & 1) != 0 && cond != 15) r = !r;
-        return r;
-    }
+    private bool ConditionHolds(int cond) => CondHolds(_nzcv, cond);
 
     /// <summary>AddWithCarry on 64 or 32 bits; sets NZCV when <paramref name="setFlags"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

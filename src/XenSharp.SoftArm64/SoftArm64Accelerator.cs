@@ -25,27 +25,9 @@ public sealed class SoftArm64Accelerator : IAccelerator
 
     public IVirtualMachine CreateVirtualMachine(GuestMemory memory) => new SoftArm64VirtualMachine(this, memory);
 
-    private readonly object _lock = new();
-    private readonly HashSet<SoftArm64Vcpu> _live = [];
-    private long _retiredByGone;
+    /// <summary>The instructions its vCPUs executed (their constructors and Dispose keep it current).</summary>
+    internal RetiredInstructions Retired { get; } = new();
 
-    /// <summary>Guest instructions executed by every vCPU this accelerator ran (`xl info` guest_insns).</summary>
-    public long InstructionsRetired
-    {
-        get
-        {
-            lock (_lock) return _retiredByGone + _live.Sum(v => v.InstructionsRetired);
-        }
-    }
-
-    internal void Track(SoftArm64Vcpu vcpu)
-    {
-        lock (_lock) _live.Add(vcpu);
-    }
-
-    internal void Untrack(SoftArm64Vcpu vcpu)
-    {
-        lock (_lock)
-            if (_live.Remove(vcpu)) _retiredByGone += vcpu.InstructionsRetired;
-    }
+    /// <summary>Guest instructions executed by every vCPU this accelerator ran (`xl info`).</summary>
+    public long InstructionsRetired => Retired.Total;
 }

@@ -24,7 +24,7 @@ namespace XenSharp.SoftArm64;
 /// <see cref="GicV3.InterruptStateChanged"/>: the IRQ input follows and <see cref="Wakeup"/> wakes a
 /// vCPU waiting in WFI.
 /// </summary>
-public sealed class SoftArm64Vcpu : IArmVcpu, IArm64SystemRegisterHost
+public sealed class SoftArm64Vcpu : IArmVcpu, IArm64SystemRegisterHost, ICountsInstructions
 {
     public const int SliceInstructions = 8192;
 
@@ -52,7 +52,7 @@ public sealed class SoftArm64Vcpu : IArmVcpu, IArm64SystemRegisterHost
         _timer = GenericTimer.ForVcpu(_gic, index, vm.Counter);
         Affinity = GicV3.AffinityOf(index);
         _cpu = new Arm64Cpu(vm.Memory, this, mpidr: (1UL << 31) | Affinity);
-        accelerator.Track(this);
+        accelerator.Retired.Track(this);
     }
 
     public ref VcpuExit Exit => ref _exit;
@@ -206,5 +206,5 @@ public sealed class SoftArm64Vcpu : IArmVcpu, IArm64SystemRegisterHost
         return true;
     }
 
-    public void Dispose() => _accelerator.Untrack(this);
+    public void Dispose() => _accelerator.Retired.Untrack(this);
 }

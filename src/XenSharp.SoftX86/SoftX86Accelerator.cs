@@ -23,27 +23,9 @@ public sealed class SoftX86Accelerator : IAccelerator
 
     public IVirtualMachine CreateVirtualMachine(GuestMemory memory) => new SoftX86VirtualMachine(this, memory);
 
-    private readonly object _lock = new();
-    private readonly HashSet<SoftX86Vcpu> _live = [];
-    private long _retiredByGone;
+    /// <summary>The instructions its vCPUs executed (their constructors and Dispose keep it current).</summary>
+    internal RetiredInstructions Retired { get; } = new();
 
-    /// <summary>Guest instructions executed by every vCPU this accelerator ran (`xl info` guest_insns).</summary>
-    public long InstructionsRetired
-    {
-        get
-        {
-            lock (_lock) return _retiredByGone + _live.Sum(v => v.InstructionsRetired);
-        }
-    }
-
-    internal void Track(SoftX86Vcpu vcpu)
-    {
-        lock (_lock) _live.Add(vcpu);
-    }
-
-    internal void Untrack(SoftX86Vcpu vcpu)
-    {
-        lock (_lock)
-            if (_live.Remove(vcpu)) _retiredByGone += vcpu.InstructionsRetired;
-    }
+    /// <summary>Guest instructions executed by every vCPU this accelerator ran (`xl info`).</summary>
+    public long InstructionsRetired => Retired.Total;
 }

@@ -16,7 +16,7 @@ namespace XenSharp.SoftX86;
 /// interrupt-window exit (see <see cref="Run"/>). The guest's TSC is the host's (offset 0).
 /// Everything but Kick runs on the vCPU's own thread.
 /// </summary>
-public sealed class SoftX86Vcpu : IVcpu
+public sealed class SoftX86Vcpu : IVcpu, ICountsInstructions
 {
     /// <summary>Instructions per slice: bounds how long a Kick or a deliverable interrupt waits.</summary>
     public const int SliceInstructions = 8192;
@@ -35,7 +35,7 @@ public sealed class SoftX86Vcpu : IVcpu
         _state = new X86EmulationState(memory);
         _cpu = new X86Interpreter(_state, cpuid);
         _owner = owner;
-        owner?.Track(this);
+        owner?.Retired.Track(this);
     }
 
     /// <summary>Guest instructions executed so far.</summary>
@@ -177,5 +177,5 @@ public sealed class SoftX86Vcpu : IVcpu
 
     public void InjectException(byte vector, uint? errorCode) => _cpu.InjectException(vector, errorCode);
 
-    public void Dispose() => _owner?.Untrack(this);
+    public void Dispose() => _owner?.Retired.Untrack(this);
 }
